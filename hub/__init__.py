@@ -1,0 +1,1 @@
+"""Coalition Hub: the application package (kernel + application floor)."""

@@ -1,0 +1,315 @@
+"""The registry over HTTP: programs, partners, venues, terminals, offers, members and their import."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import JSONBody, QueryParameter
+
+from hub.api.params import (
+    DEFAULT_PAGE,
+    ClockDep,
+    CursorParam,
+    IdFilter,
+    KeyringDep,
+    LimitParam,
+    PathId,
+    Principal,
+    Session,
+)
+from hub.auth import allow, create_key, revoke_keys_of_terminal
+from hub.errors import InvalidInputError
+from hub.schema import Page
+from partners import members as member_service
+from partners import services
+from partners.schemas import (
+    ImportReport,
+    MemberCreate,
+    MemberRead,
+    MemberUpdate,
+    OfferCreate,
+    OfferRead,
+    OfferUpdate,
+    PartnerCreate,
+    PartnerRead,
+    PartnerUpdate,
+    ProgramCreate,
+    ProgramRead,
+    ProgramUpdate,
+    TerminalCreate,
+    TerminalCreated,
+    TerminalRead,
+    VenueCreate,
+    VenueRead,
+    VenueUpdate,
+)
+
+READERS = allow("admin", "concierge", "partner", "venue")
+ADMIN = allow("admin")
+
+
+class ProgramController(Controller):
+    path = "/v1/programs"
+    tags = ["registry"]
+
+    @post("/", guards=[ADMIN], summary="Create a program with its card rules, PIN policy and tiers")
+    async def create(self, db_session: Session, data: JSONBody[ProgramCreate]) -> ProgramRead:
+        return await services.create_program(db_session, data)
+
+    @get("/", guards=[READERS], summary="List the programs this key may see")
+    async def list_programs(
+        self,
+        db_session: Session,
+        principal: Principal,
+        limit: LimitParam = DEFAULT_PAGE,
+        cursor: CursorParam = None,
+    ) -> Page[ProgramRead]:
+        return await services.list_programs(db_session, principal, limit=limit, cursor=cursor)
+
+    @get("/{program_id:uuid}", guards=[READERS], summary="A program")
+    async def get_program(self, db_session: Session, principal: Principal, program_id: PathId) -> ProgramRead:
+        return await services.get_program(db_session, principal, program_id)
+
+    @patch("/{program_id:uuid}", guards=[ADMIN], summary="Change a program (tiers are replaced as a list)")
+    async def update(
+        self, db_session: Session, principal: Principal, program_id: PathId, data: JSONBody[ProgramUpdate]
+    ) -> ProgramRead:
+        return await services.update_program(db_session, principal, program_id, data)
+
+    @post(
+        "/{program_id:uuid}/members", guards=[allow("admin", "concierge", "partner")], summary="Add a member"
+    )
+    async def create_member(
+        self,
+        db_session: Session,
+        keyring: KeyringDep,
+        principal: Principal,
+        program_id: PathId,
+        data: JSONBody[MemberCreate],
+    ) -> MemberRead:
+        program = await member_service.load_writable_program(db_session, principal, program_id)
+        return await member_service.create_member(db_session, keyring, program, data)
+
+    @get("/{program_id:uuid}/members", guards=[READERS], summary="List or find members (by card or phone)")
+    async def list_members(
+        self,
+        db_session: Session,
+        keyring: KeyringDep,
+        principal: Principal,
+        program_id: PathId,
+        limit: LimitParam = DEFAULT_PAGE,
+        cursor: CursorParam = None,
+        card_number: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        phone: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    ) -> Page[MemberRead]:
+        return await member_service.list_members(
+            db_session,
+            keyring,
+            principal,
+            program_id,
+            limit=limit,
+            cursor=cursor,
+            card_number=card_number,
+            phone=phone,
+        )
+
+    @post(
+        "/{program_id:uuid}/members/import",
+        guards=[allow("admin", "concierge", "partner")],
+        summary="Import members from CSV (card_number,phone,name,tier_code): upsert by card number",
+        status_code=200,
+        request_max_body_size=64 * 1_048_576,
+    )
+    async def import_members(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: Session,
+        keyring: KeyringDep,
+        principal: Principal,
+        program_id: PathId,
+    ) -> ImportReport:
+        program = await member_service.load_writable_program(db_session, principal, program_id)
+        body = await request.body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError("The CSV must be UTF-8 text.", field="body") from None
+        return await member_service.import_members(db_session, keyring, program, text)
+
+
+class MemberController(Controller):
+    path = "/v1/members"
+    tags = ["registry"]
+
+    @get("/{member_id:uuid}", guards=[READERS], summary="A member (phone masked)")
+    async def get_member(self, db_session: Session, principal: Principal, member_id: PathId) -> MemberRead:
+        return member_service.member_read(await member_service.load_member(db_session, principal, member_id))
+
+    @patch("/{member_id:uuid}", guards=[allow("admin", "concierge", "partner")], summary="Change a member")
+    async def update(
+        self,
+        db_session: Session,
+        keyring: KeyringDep,
+        principal: Principal,
+        member_id: PathId,
+        data: JSONBody[MemberUpdate],
+    ) -> MemberRead:
+        return await member_service.update_member(db_session, keyring, principal, member_id, data)
+
+
+class PartnerController(Controller):
+    path = "/v1/partners"
+    tags = ["registry"]
+
+    @post("/", guards=[ADMIN], summary="Create a partner (a restaurant group)")
+    async def create(self, db_session: Session, data: JSONBody[PartnerCreate]) -> PartnerRead:
+        return await services.create_partner(db_session, data)
+
+    @get("/", guards=[READERS], summary="List partners")
+    async def list_partners(
+        self,
+        db_session: Session,
+        principal: Principal,
+        limit: LimitParam = DEFAULT_PAGE,
+        cursor: CursorParam = None,
+    ) -> Page[PartnerRead]:
+        return await services.list_partners(db_session, principal, limit=limit, cursor=cursor)
+
+    @get("/{partner_id:uuid}", guards=[READERS], summary="A partner")
+    async def get_partner(self, db_session: Session, principal: Principal, partner_id: PathId) -> PartnerRead:
+        return await services.get_partner(db_session, principal, partner_id)
+
+    @patch("/{partner_id:uuid}", guards=[ADMIN], summary="Rename a partner")
+    async def update(
+        self, db_session: Session, principal: Principal, partner_id: PathId, data: JSONBody[PartnerUpdate]
+    ) -> PartnerRead:
+        return await services.update_partner(db_session, principal, partner_id, data)
+
+
+class VenueController(Controller):
+    path = "/v1/venues"
+    tags = ["registry"]
+
+    @post("/", guards=[ADMIN], summary="Create a venue")
+    async def create(self, db_session: Session, data: JSONBody[VenueCreate]) -> VenueRead:
+        return await services.create_venue(db_session, data)
+
+    @get("/", guards=[READERS], summary="List venues")
+    async def list_venues(
+        self,
+        db_session: Session,
+        principal: Principal,
+        limit: LimitParam = DEFAULT_PAGE,
+        cursor: CursorParam = None,
+        partner_id: IdFilter = None,
+        city: Annotated[str | None, QueryParameter(max_length=120)] = None,
+    ) -> Page[VenueRead]:
+        return await services.list_venues(
+            db_session, principal, limit=limit, cursor=cursor, partner_id=partner_id, city=city
+        )
+
+    @get("/{venue_id:uuid}", guards=[READERS], summary="A venue")
+    async def get_venue(self, db_session: Session, principal: Principal, venue_id: PathId) -> VenueRead:
+        return await services.get_venue(db_session, principal, venue_id)
+
+    @patch("/{venue_id:uuid}", guards=[ADMIN], summary="Change a venue")
+    async def update(
+        self, db_session: Session, principal: Principal, venue_id: PathId, data: JSONBody[VenueUpdate]
+    ) -> VenueRead:
+        return await services.update_venue(db_session, principal, venue_id, data)
+
+    @post(
+        "/{venue_id:uuid}/terminals",
+        guards=[allow("admin", "partner", "venue")],
+        summary="Create a terminal and its API key (shown once)",
+    )
+    async def create_terminal(
+        self, db_session: Session, principal: Principal, venue_id: PathId, data: JSONBody[TerminalCreate]
+    ) -> TerminalCreated:
+        venue = await services.load_venue(db_session, principal, venue_id)
+        terminal = await services.create_terminal(db_session, venue, data.name)
+        _, api_key = await create_key(
+            db_session,
+            role="terminal",
+            name=f"terminal {data.name}",
+            venue_id=venue.id,
+            terminal_id=terminal.id,
+        )
+        return TerminalCreated(id=terminal.id, venue_id=venue.id, name=terminal.name, api_key=api_key)
+
+    @get(
+        "/{venue_id:uuid}/terminals",
+        guards=[allow("admin", "partner", "venue")],
+        summary="A venue's terminals",
+    )
+    async def list_terminals(
+        self,
+        db_session: Session,
+        principal: Principal,
+        venue_id: PathId,
+        limit: LimitParam = DEFAULT_PAGE,
+        cursor: CursorParam = None,
+    ) -> Page[TerminalRead]:
+        return await services.list_terminals(db_session, principal, venue_id, limit=limit, cursor=cursor)
+
+
+class TerminalController(Controller):
+    path = "/v1/terminals"
+    tags = ["registry"]
+
+    @delete(
+        "/{terminal_id:uuid}",
+        guards=[allow("admin", "partner", "venue")],
+        summary="Disable a terminal; its keys stop working at once",
+    )
+    async def disable(
+        self, db_session: Session, principal: Principal, clock: ClockDep, terminal_id: PathId
+    ) -> None:
+        terminal = await services.load_terminal(db_session, principal, terminal_id)
+        if terminal.disabled_at is None:
+            terminal.disabled_at = clock.now()
+        await revoke_keys_of_terminal(db_session, terminal.id, clock)
+
+
+class OfferController(Controller):
+    path = "/v1/offers"
+    tags = ["registry"]
+
+    @post("/", guards=[ADMIN], summary="Create an offer: what a program's members get at a partner or venue")
+    async def create(self, db_session: Session, data: JSONBody[OfferCreate]) -> OfferRead:
+        return await services.create_offer(db_session, data)
+
+    @get("/", guards=[READERS], summary="List offers")
+    async def list_offers(
+        self,
+        db_session: Session,
+        principal: Principal,
+        limit: LimitParam = DEFAULT_PAGE,
+        cursor: CursorParam = None,
+        program_id: IdFilter = None,
+        venue_id: IdFilter = None,
+    ) -> Page[OfferRead]:
+        return await services.list_offers(
+            db_session, principal, limit=limit, cursor=cursor, program_id=program_id, venue_id=venue_id
+        )
+
+    @get("/{offer_id:uuid}", guards=[READERS], summary="An offer")
+    async def get_offer(self, db_session: Session, principal: Principal, offer_id: PathId) -> OfferRead:
+        return await services.get_offer(db_session, principal, offer_id)
+
+    @patch("/{offer_id:uuid}", guards=[ADMIN], summary="Change an offer")
+    async def update(
+        self, db_session: Session, principal: Principal, offer_id: PathId, data: JSONBody[OfferUpdate]
+    ) -> OfferRead:
+        return await services.update_offer(db_session, principal, offer_id, data)
+
+
+CONTROLLERS = [
+    ProgramController,
+    MemberController,
+    PartnerController,
+    VenueController,
+    TerminalController,
+    OfferController,
+]

@@ -1,0 +1,101 @@
+"""create_app(settings) → the Litestar application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.stores.memory import MemoryStore
+
+from hub import plugin
+from hub.api import keys, registry, system
+from hub.auth import ApiKeyMiddleware, hash_key
+from hub.bootstrap import resolve_keyring
+from hub.clock import Clock, SystemClock
+from hub.config import Settings
+from hub.crypto import Keyring
+from hub.db import Database
+
+API_VERSION = "1.0.0"
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema"]
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Coalition Hub API",
+        version=API_VERSION,
+        description=(
+            "Recognise a card, verify the guest by SMS PIN, apply the partner discount, fan out to CRMs."
+        ),
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="a hub API key")
+            }
+        ),
+        security=[{"apiKey": []}],
+        use_handler_docstrings=False,
+    )
+
+
+async def start(
+    app: Litestar,
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    keyring: Keyring | None = None,
+    clock: Clock | None = None,
+) -> None:
+    """Put the process's shared parts on app.state (run by the lifespan, or directly by tests)."""
+    app.state.owns_database = database is None
+    app.state.database = database or Database(settings.database_url)
+    app.state.keyring = keyring or resolve_keyring(settings)
+    app.state.clock = clock or SystemClock()
+    app.state.settings = settings
+    app.state.bootstrap_admin_hash = hash_key(settings.admin_key) if settings.admin_key else None
+
+
+async def stop(app: Litestar) -> None:
+    if app.state.owns_database:
+        await app.state.database.dispose()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    keyring: Keyring | None = None,
+    clock: Clock | None = None,
+) -> Litestar:
+    """Build the app; tests pass their own database, keyring and frozen clock."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await start(app, settings, database=database, keyring=keyring, clock=clock)
+        try:
+            yield
+        finally:
+            await stop(app)
+
+    return Litestar(
+        route_handlers=[system.healthz, system.readyz, keys.KeyController, *registry.CONTROLLERS],
+        lifespan=[lifespan],
+        dependencies={
+            "db_session": Provide(plugin.provide_session),
+            "keyring": Provide(plugin.provide_keyring, sync_to_thread=False),
+            "clock": Provide(plugin.provide_clock, sync_to_thread=False),
+            "principal": Provide(plugin.provide_scope, sync_to_thread=False),
+            "database": Provide(plugin.provide_database, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS)],
+        exception_handlers=plugin.EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        stores={"memory": MemoryStore()},
+        debug=False,
+    )

@@ -1,0 +1,345 @@
+"""The `coalition-hub` command: serve, migrate, keys, member import, demo data, OpenAPI export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hub.config import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+console = Console(stderr=True)
+OPENAPI_PATH = Path("openapi/hub.json")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings(os.environ)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red] {exc}")
+        raise SystemExit(2) from None
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from hub.db import Database
+
+    database = Database(settings.database_url)
+    try:
+        async with database.transaction() as session:
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Coalition Hub: recognise a card, verify by SMS PIN, apply the discount, fan out to CRMs."""
+
+
+# ---- serve ----
+
+
+@main.command()
+@click.option("--migrate/--no-migrate", default=True, help="Run database migrations first.")
+def serve(migrate: bool) -> None:
+    """Serve the API on HUB_HOST:HUB_PORT."""
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.bootstrap import configure_logging
+    from hub.db.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if migrate:
+        upgrade(settings.database_url)
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold green]Coalition Hub[/bold green] on {url}  (docs: {url}/schema)")
+    console.print(
+        f"  database: {settings.database_url.split('@')[-1]}   SMS: {settings.sms_url.split('@')[-1]}"
+    )
+    if settings.admin_key:
+        console.print("  admin key: the value of HUB_ADMIN_KEY")
+    else:
+        console.print(
+            "  admin key: none set. Create one with [bold].venv/bin/coalition-hub keys create --role admin"
+            " --name me[/bold], or set HUB_ADMIN_KEY;"
+            " [bold].venv/bin/coalition-hub demo[/bold] loads demo data"
+            " and prints keys."
+        )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+# ---- db ----
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the newest)."""
+    from hub.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION."""
+    from hub.db.migrate import downgrade
+
+    downgrade(_settings().database_url, revision)
+
+
+# ---- keys ----
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+def _parse_scope(items: tuple[str, ...]) -> dict[str, Any]:
+    scope: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: use NAME=VALUE, e.g. venue_id=…", param_hint="--scope")
+        if name == "program_ids":
+            scope[name] = [v for v in value.split(",") if v]
+        else:
+            scope[name] = value
+    return scope
+
+
+@keys.command("create")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "concierge", "partner", "venue", "terminal"])
+)
+@click.option("--name", default="cli", show_default=True)
+@click.option(
+    "--scope",
+    "scope_items",
+    multiple=True,
+    help="program_ids=ID,ID | partner_id=ID | venue_id=ID | terminal_id=ID",
+)
+def keys_create(role: str, name: str, scope_items: tuple[str, ...]) -> None:
+    """Create an API key and print it (once)."""
+    import msgspec
+
+    from hub.api.keys import KeyCreate, validate_scope
+    from hub.auth import create_key
+
+    try:
+        data = msgspec.convert({"role": role, "name": name, "scope": _parse_scope(scope_items)}, KeyCreate)
+    except msgspec.ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+
+    async def work(session: Any) -> str:
+        fields = await validate_scope(session, data.role, data.scope)
+        _, api_key = await create_key(session, role=data.role, name=data.name, **fields)
+        return api_key
+
+    from hub.errors import HubError
+
+    try:
+        api_key = _run(_with_session(_settings(), work))
+    except HubError as exc:
+        console.print(f"[red]{exc.code}[/red] {exc.message}")
+        raise SystemExit(1) from None
+    click.echo(api_key)
+    console.print("[yellow]Shown once: store it now.[/yellow]")
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=click.UUID)
+def keys_revoke(key_id: uuid.UUID) -> None:
+    """Revoke an API key by id."""
+    from hub.auth import ApiKey
+    from hub.clock import utcnow
+
+    async def work(session: Any) -> bool:
+        row = await session.get(ApiKey, key_id)
+        if row is None:
+            return False
+        row.revoked_at = row.revoked_at or utcnow()
+        return True
+
+    if not _run(_with_session(_settings(), work)):
+        console.print("[red]no such key[/red]")
+        raise SystemExit(1)
+    console.print("revoked")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List API keys (prefixes only)."""
+    from sqlalchemy import select
+
+    from hub.auth import ApiKey
+
+    async def work(session: Any) -> list[ApiKey]:
+        return list(await session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+    table = Table("id", "role", "name", "prefix", "created", "revoked")
+    for row in _run(_with_session(_settings(), work)):
+        table.add_row(
+            str(row.id),
+            row.role,
+            row.name,
+            row.key_prefix + "…",
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+        )
+    Console().print(table)
+
+
+# ---- secrets ----
+
+
+@main.group()
+def secrets() -> None:
+    """Keys for secrets and personal data at rest."""
+
+
+@secrets.command("generate")
+def secrets_generate() -> None:
+    """Print a new key for HUB_SECRET_KEYS (put it first; keep the old ones after it until rotated)."""
+    from hub.crypto import generate_secret_key
+
+    click.echo(generate_secret_key())
+
+
+# ---- openapi ----
+
+
+@main.group()
+def openapi() -> None:
+    """The OpenAPI document."""
+
+
+def openapi_document() -> str:
+    from hub.app import create_app
+
+    app = create_app(Settings())
+    return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@openapi.command("export")
+@click.option("--output", type=click.Path(path_type=Path), default=OPENAPI_PATH, show_default=True)
+@click.option("--check", is_flag=True, help="Fail if the file differs from what the code generates.")
+def openapi_export(output: Path, check: bool) -> None:
+    """Write the hub's OpenAPI document (or check that the checked-in one is current)."""
+    document = openapi_document()
+    if check:
+        if not output.exists() or output.read_text() != document:
+            console.print(f"[red]{output} is stale[/red]: run `coalition-hub openapi export` and commit it.")
+            raise SystemExit(1)
+        console.print(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document)
+    console.print(f"wrote {output}")
+
+
+# ---- members ----
+
+
+@main.group()
+def members() -> None:
+    """Program members."""
+
+
+@members.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--program", "program_id", required=True, type=click.UUID)
+def members_import(file: Path, program_id: uuid.UUID) -> None:
+    """Import members from a CSV file (card_number,phone,name,tier_code), with a progress bar."""
+    from hub.errors import HubError
+
+    try:
+        report = _run(_import(_settings(), file, program_id))
+    except HubError as exc:
+        console.print(f"[red]{exc.code}[/red] {exc.message}")
+        raise SystemExit(1) from None
+    console.print(
+        f"created {report.created}, updated {report.updated}, unchanged {report.unchanged},"
+        f" rejected {len(report.rejected)}"
+    )
+    if report.rejected:
+        table = Table("line", "code", "message")
+        for rejection in report.rejected[:50]:
+            table.add_row(str(rejection.line), rejection.code, rejection.message)
+        console.print(table)
+        if len(report.rejected) > 50:
+            console.print(f"… and {len(report.rejected) - 50} more")
+
+
+async def _import(settings: Settings, file: Path, program_id: uuid.UUID) -> Any:
+    from hub.bootstrap import resolve_keyring
+    from hub.db import Database
+    from hub.scope import ADMIN
+    from partners import members as service
+
+    keyring = resolve_keyring(settings)
+    database = Database(settings.database_url)
+    tally = service.ImportTally()
+    rows = service.parse_csv(await asyncio.to_thread(file.read_text, encoding="utf-8-sig"), tally)
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("import", total=len(rows))
+            for chunk in service.chunked(rows):
+                # each chunk commits on its own: a crash loses at most one chunk, and a re-run fixes it
+                async with database.transaction() as session:
+                    program = await service.load_writable_program(session, ADMIN, program_id)
+                    await service.import_chunk(session, keyring, program, chunk, tally)
+                progress.advance(task, len(chunk))
+    finally:
+        await database.dispose()
+    return tally.report()
+
+
+# ---- demo ----
+
+
+@main.command()
+def demo() -> None:
+    """Load a small demo coalition and print its keys (safe to run again)."""
+    from hub.demo import load_demo
+
+    settings = _settings()
+    from hub.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    keys_made = _run(load_demo(settings))
+    table = Table("what", "value")
+    for label, value in keys_made.items():
+        table.add_row(label, value)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

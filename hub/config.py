@@ -1,0 +1,147 @@
+"""Settings read once from the environment; a wrong value stops start-up naming the variable."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+from collections.abc import Mapping
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/hub.db"
+SECRET_KEY_BYTES = 32
+T = TypeVar("T", bound=str)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable and what it expects."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_key: str | None = None
+    # raw 32-byte keys, newest first
+    secret_keys: tuple[bytes, ...] = ()
+    sms_url: str = "console://"
+    egress_allow: tuple[str, ...] = ()
+    dispatcher: Literal["embedded", "off"] = "embedded"
+    env: Literal["development", "production"] = "development"
+    max_body_bytes: int = 1_048_576
+    import_max_body_bytes: int = 64 * 1_048_576
+    var_dir: str = "var"
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer between {low} and {high}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: expected an integer between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[T, ...]) -> T:
+    raw = environ.get(name) or default
+    for choice in choices:
+        if raw == choice:
+            return choice
+    raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+
+
+def parse_secret_keys(raw: str, name: str = "HUB_SECRET_KEYS") -> tuple[bytes, ...]:
+    """Decode comma-separated url-safe base64 keys of 32 bytes each, newest first."""
+    keys: list[bytes] = []
+    for index, part in enumerate(p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            key = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{name}: key #{index + 1} is not url-safe base64") from None
+        if len(key) != SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"{name}: key #{index + 1} decodes to {len(key)} bytes, expected {SECRET_KEY_BYTES}"
+                " (make one with: coalition-hub secrets generate)"
+            )
+        keys.append(key)
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"{name}: the same key is listed twice")
+    return tuple(keys)
+
+
+def _database_url(raw: str) -> str:
+    if not (raw.startswith("sqlite+aiosqlite://") or raw.startswith("postgresql+asyncpg://")):
+        raise ConfigError(
+            "HUB_DATABASE_URL: expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB,"
+            f" got {raw.split('://')[0]!r}://…"
+        )
+    return raw
+
+
+def _sms_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme not in ("console", "smpp", "http", "https"):
+        raise ConfigError(
+            f"HUB_SMS_URL: expected console://, smpp://… or an http(s) URL, got scheme {scheme!r}"
+        )
+    if scheme == "smpp" and not urlsplit(raw).hostname:
+        raise ConfigError("HUB_SMS_URL: smpp:// needs SYSTEM_ID:PASSWORD@HOST:PORT")
+    return raw
+
+
+def _egress_allow(raw: str) -> tuple[str, ...]:
+    networks: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(f"HUB_EGRESS_ALLOW: {part!r} is not a CIDR such as 10.0.0.0/8") from None
+    return tuple(networks)
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from environment variables; pure (reads only the mapping it is given)."""
+    env: Literal["development", "production"] = _choice(environ, "HUB_ENV", "development", ("development", "production"))
+    admin_key = environ.get("HUB_ADMIN_KEY") or None
+    if admin_key is not None and len(admin_key) < 24:
+        raise ConfigError("HUB_ADMIN_KEY: too short, use at least 24 random characters")
+    secret_keys = parse_secret_keys(environ.get("HUB_SECRET_KEYS", ""))
+    if env == "production" and not secret_keys:
+        raise ConfigError(
+            "HUB_SECRET_KEYS: required when HUB_ENV=production (coalition-hub secrets generate)"
+        )
+    return Settings(
+        database_url=_database_url(environ.get("HUB_DATABASE_URL") or DEFAULT_DATABASE_URL),
+        host=environ.get("HUB_HOST") or "127.0.0.1",
+        port=_int(environ, "HUB_PORT", 8000, 1, 65535),
+        admin_key=admin_key,
+        secret_keys=secret_keys,
+        sms_url=_sms_url(environ.get("HUB_SMS_URL") or "console://"),
+        egress_allow=_egress_allow(environ.get("HUB_EGRESS_ALLOW", "")),
+        dispatcher=_choice(environ, "HUB_DISPATCHER", "embedded", ("embedded", "off")),
+        env=env,
+        max_body_bytes=_int(environ, "HUB_MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
+        import_max_body_bytes=_int(environ, "HUB_IMPORT_MAX_BODY_BYTES", 64 * 1_048_576, 1024, 1 << 30),
+        var_dir=environ.get("HUB_VAR_DIR") or "var",
+        log_level=_choice(environ, "HUB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    )

@@ -1,0 +1,1 @@
+"""The registry: programs, tiers, partners, venues, terminals, offers, members."""

@@ -1,0 +1,1 @@
+"""pin package (see DESIGN.md §3)."""

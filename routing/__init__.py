@@ -1,0 +1,1 @@
+"""routing package (see DESIGN.md §3)."""
