@@ -121,7 +121,8 @@ def _egress_allow(raw: str) -> tuple[str, ...]:
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build Settings from environment variables; pure (reads only the mapping it is given)."""
-    env: Literal["development", "production"] = _choice(environ, "HUB_ENV", "development", ("development", "production"))
+    environments: tuple[Literal["development", "production"], ...] = ("development", "production")
+    env = _choice(environ, "HUB_ENV", "development", environments)
     admin_key = environ.get("HUB_ADMIN_KEY") or None
     if admin_key is not None and len(admin_key) < 24:
         raise ConfigError("HUB_ADMIN_KEY: too short, use at least 24 random characters")
