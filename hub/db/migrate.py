@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,3 +29,21 @@ def downgrade(database_url: str, revision: str) -> None:
 
 def current(database_url: str) -> None:
     command.current(alembic_config(database_url), verbose=True)
+
+
+def _upgrade_on(connection: Connection, database_url: str, revision: str) -> None:
+    config = alembic_config(database_url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def upgrade_async(database_url: str, revision: str = "head") -> None:
+    """The same migrations from inside a running event loop."""
+    from hub.db.engine import Database
+
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_upgrade_on, database_url, revision)
+    finally:
+        await database.dispose()
