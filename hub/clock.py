@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 UTC = dt.UTC
 
 
+# runtime_checkable: Litestar's signature model checks injected dependencies with isinstance
+@runtime_checkable
 class Clock(Protocol):
     def now(self) -> dt.datetime: ...
 
