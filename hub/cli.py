@@ -300,13 +300,18 @@ def members_import(file: Path, program_id: uuid.UUID) -> None:
 async def _import(settings: Settings, file: Path, program_id: uuid.UUID) -> Any:
     from hub.bootstrap import resolve_keyring
     from hub.db import Database
+    from hub.errors import InvalidInputError
     from hub.scope import ADMIN
     from partners import members as service
 
     keyring = resolve_keyring(settings)
     database = Database(settings.database_url)
     tally = service.ImportTally()
-    rows = service.parse_csv(await asyncio.to_thread(file.read_text, encoding="utf-8-sig"), tally)
+    try:
+        text = (await asyncio.to_thread(file.read_bytes)).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{file}: the CSV must be UTF-8 text.", field="file") from None
+    rows = service.parse_csv(text, tally)
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=console) as progress:
