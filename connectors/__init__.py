@@ -1,1 +1,1 @@
-"""connectors package (see DESIGN.md §3)."""
+"""Outbound connectors (coalition CRM contract, REST, iiko, amoCRM) and the outbox dispatcher."""

@@ -13,16 +13,19 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.memory import MemoryStore
 
 from hub import plugin
-from hub.api import keys, registry, system
+from hub.api import dev, flow, keys, registry, system
 from hub.auth import ApiKeyMiddleware, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
 from hub.crypto import Keyring
 from hub.db import Database
+from hub.flow.service import FlowService
+from pin.sms import SmsGateway
+from pin.sms.factory import gateway_from_url
 
 API_VERSION = "1.0.0"
-PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema"]
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/dev/sms$"]
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -50,6 +53,7 @@ async def start(
     database: Database | None = None,
     keyring: Keyring | None = None,
     clock: Clock | None = None,
+    gateway: SmsGateway | None = None,
 ) -> None:
     """Put the process's shared parts on app.state (run by the lifespan, or directly by tests)."""
     app.state.owns_database = database is None
@@ -58,9 +62,15 @@ async def start(
     app.state.clock = clock or SystemClock()
     app.state.settings = settings
     app.state.bootstrap_admin_hash = hash_key(settings.admin_key) if settings.admin_key else None
+    app.state.owns_gateway = gateway is None
+    app.state.flow = FlowService(
+        app.state.database, app.state.keyring, app.state.clock, gateway or gateway_from_url(settings.sms_url)
+    )
 
 
 async def stop(app: Litestar) -> None:
+    if app.state.owns_gateway:
+        await app.state.flow.gateway.close()
     if app.state.owns_database:
         await app.state.database.dispose()
 
@@ -71,19 +81,27 @@ def create_app(
     database: Database | None = None,
     keyring: Keyring | None = None,
     clock: Clock | None = None,
+    gateway: SmsGateway | None = None,
 ) -> Litestar:
     """Build the app; tests pass their own database, keyring and frozen clock."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await start(app, settings, database=database, keyring=keyring, clock=clock)
+        await start(app, settings, database=database, keyring=keyring, clock=clock, gateway=gateway)
         try:
             yield
         finally:
             await stop(app)
 
     return Litestar(
-        route_handlers=[system.healthz, system.readyz, keys.KeyController, *registry.CONTROLLERS],
+        route_handlers=[
+            system.healthz,
+            system.readyz,
+            dev.sms_inbox,
+            keys.KeyController,
+            *registry.CONTROLLERS,
+            *flow.CONTROLLERS,
+        ],
         lifespan=[lifespan],
         dependencies={
             "db_session": Provide(plugin.provide_session),
@@ -91,6 +109,7 @@ def create_app(
             "clock": Provide(plugin.provide_clock, sync_to_thread=False),
             "principal": Provide(plugin.provide_scope, sync_to_thread=False),
             "database": Provide(plugin.provide_database, sync_to_thread=False),
+            "flow": Provide(plugin.provide_flow, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers=plugin.EXCEPTION_HANDLERS,

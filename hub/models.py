@@ -1,6 +1,27 @@
 """Every ORM model of the hub, imported so that Base.metadata knows all tables (migrations, tests)."""
 
+from connectors.outbox.models import OutboxEvent
 from hub.auth import ApiKey
+from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
 from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Venue
+from pin.models import PinChallenge, SmsSend
 
-__all__ = ["ApiKey", "Member", "Offer", "Partner", "Program", "Terminal", "Tier", "Venue"]
+__all__ = [
+    "ApiKey",
+    "BonusEntry",
+    "IdempotencyRecord",
+    "Member",
+    "Offer",
+    "OutboxEvent",
+    "Partner",
+    "PinChallenge",
+    "Program",
+    "Receipt",
+    "Refund",
+    "Scan",
+    "SmsSend",
+    "Terminal",
+    "Tier",
+    "Venue",
+    "Visit",
+]

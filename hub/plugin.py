@@ -19,6 +19,7 @@ from hub.clock import Clock
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import HubError
+from hub.flow.service import FlowService
 from hub.scope import Scope
 
 log = logging.getLogger("hub.http")
@@ -160,6 +161,11 @@ def provide_clock(state: State) -> Clock:
 def provide_database(state: State) -> Database:
     database: Database = state.database
     return database
+
+
+def provide_flow(state: State) -> FlowService:
+    flow: FlowService = state.flow
+    return flow
 
 
 def provide_scope(request: Request[Scope, Any, Any]) -> Scope:

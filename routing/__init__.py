@@ -1,1 +1,1 @@
-"""routing package (see DESIGN.md §3)."""
+"""Card recognition (which program a code belongs to) and event routing (which connector gets what)."""

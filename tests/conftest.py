@@ -23,6 +23,7 @@ from hub.config import Settings
 from hub.crypto import Keyring
 from hub.db import Base, Database
 from hub.db.migrate import upgrade
+from pin.sms.console import ConsoleGateway
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 POSTGRES_HINT = (
@@ -112,8 +113,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings, db: Database, clock: FrozenClock) -> AsyncIterator[Litestar]:
-    application = create_app(settings, database=db, keyring=TEST_KEYRING, clock=clock)
-    await start(application, settings, database=db, keyring=TEST_KEYRING, clock=clock)
+    gateway = ConsoleGateway(clock)
+    application = create_app(settings, database=db, keyring=TEST_KEYRING, clock=clock, gateway=gateway)
+    await start(application, settings, database=db, keyring=TEST_KEYRING, clock=clock, gateway=gateway)
     yield application
     await stop(application)
 

@@ -1,0 +1,75 @@
+"""The guest flow over HTTP (terminal key): scan, PIN, resend, quote, receipt, refund."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from hub.api.params import PathId, Principal
+from hub.auth import allow
+from hub.flow import schemas as s
+from hub.flow.service import FlowService
+
+TERMINAL = allow("terminal")
+Flow = NamedDependency[FlowService]
+
+
+class ScanController(Controller):
+    path = "/v1/scans"
+    tags = ["guest flow"]
+    guards = [TERMINAL]
+
+    @post("/", summary="Recognise a scanned or typed code; a coalition card gets a PIN by SMS")
+    async def scan(self, flow: Flow, principal: Principal, data: JSONBody[s.ScanCreate]) -> s.ScanAnswer:
+        return await flow.scan(principal, data)
+
+    @post("/{scan_id:uuid}/pin", status_code=200, summary="Check the PIN the guest read out")
+    async def verify(
+        self, flow: Flow, principal: Principal, scan_id: PathId, data: JSONBody[s.PinSubmit]
+    ) -> s.Verified:
+        return await flow.verify(principal, scan_id, data)
+
+    @post(
+        "/{scan_id:uuid}/pin/resend",
+        status_code=202,
+        summary="Send a new PIN (the previous one stops working)",
+    )
+    async def resend(self, flow: Flow, principal: Principal, scan_id: PathId) -> s.Resent:
+        return await flow.resend(principal, scan_id)
+
+
+class VisitController(Controller):
+    path = "/v1/visits"
+    tags = ["guest flow"]
+    guards = [TERMINAL]
+
+    @post("/{visit_id:uuid}/receipt", summary="Post the receipt (idempotent on the venue's check_id)")
+    async def receipt(
+        self, flow: Flow, principal: Principal, visit_id: PathId, data: JSONBody[s.ReceiptCreate]
+    ) -> Response[Any]:
+        answer, created = await flow.close(principal, visit_id, data)
+        return Response(answer, status_code=201 if created else 200)
+
+    @post("/{visit_id:uuid}/quote", status_code=200, summary="What the receipt would get; changes nothing")
+    async def quote(
+        self, flow: Flow, principal: Principal, visit_id: PathId, data: JSONBody[s.QuoteCreate]
+    ) -> s.QuoteAnswer:
+        return await flow.quote(principal, visit_id, data)
+
+
+class ReceiptController(Controller):
+    path = "/v1/receipts"
+    tags = ["guest flow"]
+    guards = [TERMINAL]
+
+    @post("/{receipt_id:uuid}/refund", summary="Refund all or part of a receipt")
+    async def refund(
+        self, flow: Flow, principal: Principal, receipt_id: PathId, data: JSONBody[s.RefundCreate]
+    ) -> s.RefundAnswer:
+        return await flow.refund(principal, receipt_id, data)
+
+
+CONTROLLERS = [ScanController, VisitController, ReceiptController]

@@ -1,0 +1,1 @@
+"""The guest flow: scan → PIN → discount → receipt → events."""

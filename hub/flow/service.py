@@ -1,0 +1,815 @@
+"""The guest flow: scan → PIN → discount → receipt → refund, each step one short transaction.
+
+SMS sending happens between transactions, never inside one: a slow SMS centre must not hold a
+database lock. Every state change writes its outbox event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.outbox import EventContext, enqueue
+from hub.clock import Clock
+from hub.crypto import Keyring
+from hub.db import Database
+from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
+from hub.flow import schemas as s
+from hub.flow.errors import (
+    BonusNotAvailableError,
+    CardAmbiguousError,
+    CardNotRecognizedError,
+    CurrencyMismatchError,
+    MemberBlockedError,
+    ReceiptConflictError,
+    RefundExceedsError,
+    VisitClosedError,
+)
+from hub.flow.models import BonusEntry, Receipt, Refund, Scan, Visit
+from hub.flow.recognizer import Recognizer
+from hub.scope import Scope
+from partners import rules
+from partners.members import decrypt_phone
+from partners.models import Member, Offer, Program, Terminal, Tier, Venue
+from pin import otp
+from pin import service as pins
+from pin.errors import SmsUnavailableError
+from pin.models import PinChallenge
+from pin.sms import SmsGateway, SmsSendError
+from routing.recognition import Candidate, VenueContext, normalize_code, resolve, usable_here
+
+log = logging.getLogger("hub.flow")
+
+
+class ScanNotFoundError(NotFoundError):
+    default_message = "No such scan at this terminal: scan the card again."
+
+
+class VisitNotFoundError(NotFoundError):
+    default_message = "No such visit at this venue."
+
+
+class ReceiptNotFoundError(NotFoundError):
+    default_message = "No such receipt at this venue."
+
+
+def mask_name(name: str | None) -> str | None:
+    """'Anna Petrova' → 'Anna P.'"""
+    if not name:
+        return None
+    parts = name.split()
+    return parts[0] if len(parts) == 1 else f"{parts[0]} {parts[-1][0]}."
+
+
+def request_hash(data: msgspec.Struct) -> str:
+    return hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Located:
+    """A terminal key's place: its venue and partner."""
+
+    terminal_id: uuid.UUID
+    venue: Venue
+
+
+class FlowService:
+    def __init__(self, database: Database, keyring: Keyring, clock: Clock, gateway: SmsGateway) -> None:
+        self.database = database
+        self.keyring = keyring
+        self.clock = clock
+        self.gateway = gateway
+        self.recognizer = Recognizer()
+
+    # ---- scan ----
+
+    async def scan(self, who: Scope, data: s.ScanCreate) -> s.ScanAnswer:
+        code = normalize_code(data.code)
+        if not code:
+            raise InvalidInputError("The code is empty after removing spaces.", field="code")
+        async with self.database.transaction() as session:
+            place = await self._locate(session, who)
+            candidate, member = await self._recognize(session, place, code)
+            program = await session.get_one(Program, candidate.program_id)
+            if member.status == "blocked":
+                raise MemberBlockedError()
+            if program.kind == "venue":
+                return await self._open_venue_visit(session, place, program, member, candidate, data)
+            scan = self._new_scan(place, program, member, candidate, data, "pin_required")
+            session.add(scan)
+            await session.flush()
+            policy = pins.PinPolicyValues.from_program(program.pin_policy)
+            await self._lock_for_sending(session, place.terminal_id, member.id)
+            pending = await pins.open_challenge(
+                session,
+                self.keyring,
+                scan_id=scan.id,
+                member_id=member.id,
+                program_id=program.id,
+                terminal_id=place.terminal_id,
+                policy=policy,
+                now=self.clock.now(),
+            )
+            phone = decrypt_phone(self.keyring, member)
+            text = program.sms_template.format(pin=pending.code, program=program.name)
+            answer = s.ScanAnswer(
+                scan_id=scan.id,
+                status="pin_required",
+                program=s.ProgramBrief(id=program.id, name=program.name, kind=program.kind),
+                member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
+            )
+            masked = member.phone_masked
+        challenge = await self._deliver(pending, phone, text, policy, scan.id)
+        answer.pin = s.PinInfo(
+            destination_masked=masked,
+            expires_at=challenge.expires_at,
+            resend_available_at=challenge.resend_available_at,
+        )
+        return answer
+
+    async def _locate(self, session: AsyncSession, who: Scope) -> Located:
+        if who.terminal_id is None or who.venue_id is None:
+            raise ForbiddenError("Only a terminal key scans cards.")
+        terminal = await session.get(Terminal, who.terminal_id)
+        if terminal is None or terminal.disabled_at is not None:
+            raise ForbiddenError("This terminal is disabled.")
+        venue = await session.get_one(Venue, terminal.venue_id)
+        return Located(terminal_id=terminal.id, venue=venue)
+
+    async def _venue_context(self, session: AsyncSession, venue: Venue) -> VenueContext:
+        offered = await session.scalars(
+            select(Offer.program_id).where(
+                Offer.is_active.is_(True),
+                or_(
+                    Offer.venue_id == venue.id,
+                    Offer.partner_id == venue.partner_id,
+                    and_(Offer.venue_id.is_(None), Offer.partner_id.is_(None)),
+                ),
+            )
+        )
+        return VenueContext(
+            venue_id=venue.id, partner_id=venue.partner_id, offered_program_ids=frozenset(offered)
+        )
+
+    async def _recognize(self, session: AsyncSession, place: Located, code: str) -> tuple[Candidate, Member]:
+        index = await self.recognizer.index(session)
+        found = index.recognize(code, int(self.clock.now().timestamp()))
+        context = await self._venue_context(session, place.venue)
+        candidates = usable_here(found.candidates, context)
+        by_phone: dict[uuid.UUID, Member] = {}
+        if found.phone_e164 and index.phone_programs:
+            phone_programs = [p.program_id for p in index.phone_programs]
+            for member in await session.scalars(
+                select(Member).where(
+                    Member.program_id.in_(phone_programs),
+                    Member.phone_index.in_(self.keyring.blind_indexes(found.phone_e164)),
+                )
+            ):
+                by_phone[member.program_id] = member
+            programs = {p.program_id: p for p in index.phone_programs}
+            phone_candidates = [
+                Candidate(
+                    program_id=pid,
+                    kind=programs[pid].kind,
+                    owner_partner_id=programs[pid].owner_partner_id,
+                    card_number=None,
+                    matched_by="phone",
+                )
+                for pid in by_phone
+            ]
+            candidates = [*candidates, *usable_here(phone_candidates, context)]
+        members = await self._members_of(session, candidates, by_phone)
+        candidates = [c for c in candidates if c.program_id in members]
+        chosen = resolve(candidates, context)
+        if not chosen:
+            raise CardNotRecognizedError()
+        if len(chosen) > 1:
+            names = dict(
+                (
+                    await session.execute(
+                        select(Program.id, Program.name).where(Program.id.in_([c.program_id for c in chosen]))
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            raise CardAmbiguousError(
+                candidates=[
+                    {"program_id": str(c.program_id), "name": names.get(c.program_id)} for c in chosen
+                ]
+            )
+        return chosen[0], members[chosen[0].program_id]
+
+    async def _members_of(
+        self, session: AsyncSession, candidates: list[Candidate], by_phone: dict[uuid.UUID, Member]
+    ) -> dict[uuid.UUID, Member]:
+        """The member each candidate program knows this card as (programs without one drop out)."""
+        found = dict(by_phone)
+        pairs = [(c.program_id, c.card_number) for c in candidates if c.card_number is not None]
+        if pairs:
+            rows = await session.scalars(
+                select(Member).where(
+                    or_(*(and_(Member.program_id == p, Member.card_number == n) for p, n in pairs))
+                )
+            )
+            for member in rows:
+                found.setdefault(member.program_id, member)
+        return found
+
+    def _new_scan(
+        self,
+        place: Located,
+        program: Program,
+        member: Member,
+        candidate: Candidate,
+        data: s.ScanCreate,
+        status: str,
+    ) -> Scan:
+        return Scan(
+            terminal_id=place.terminal_id,
+            venue_id=place.venue.id,
+            program_id=program.id,
+            member_id=member.id,
+            matched_by=candidate.matched_by,
+            symbology=data.symbology,
+            status=status,
+            created_at=self.clock.now(),
+        )
+
+    async def _lock_for_sending(
+        self, session: AsyncSession, terminal_id: uuid.UUID, member_id: uuid.UUID
+    ) -> None:
+        """Serialise sends per terminal and per card (same order everywhere: no deadlocks)."""
+        await session.execute(select(Terminal.id).where(Terminal.id == terminal_id).with_for_update())
+        await session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
+
+    async def _deliver(
+        self,
+        pending: pins.PendingSend,
+        phone: str,
+        text: str,
+        policy: pins.PinPolicyValues,
+        scan_id: uuid.UUID,
+    ) -> PinChallenge:
+        try:
+            message_id = await self.gateway.send(phone, text)
+        except SmsSendError as exc:
+            log.warning("SMS gateway failed: %s", type(exc).__name__)
+            async with self.database.transaction() as session:
+                await pins.mark_failed(session, pending)
+            raise SmsUnavailableError(scan_id=str(scan_id)) from None
+        async with self.database.transaction() as session:
+            return await pins.mark_sent(session, pending, message_id, policy, self.clock.now())
+
+    async def _open_venue_visit(
+        self,
+        session: AsyncSession,
+        place: Located,
+        program: Program,
+        member: Member,
+        candidate: Candidate,
+        data: s.ScanCreate,
+    ) -> s.ScanAnswer:
+        """The venue's own card: no PIN, the visit opens at once with the tier's terms."""
+        scan = self._new_scan(place, program, member, candidate, data, "venue_loyalty")
+        session.add(scan)
+        await session.flush()
+        tier = await self._tier(session, program.id, member.tier_code)
+        visit = Visit(
+            scan_id=scan.id,
+            program_id=program.id,
+            member_id=member.id,
+            venue_id=place.venue.id,
+            partner_id=place.venue.partner_id,
+            terminal_id=place.terminal_id,
+            tier_code=member.tier_code,
+            offer_id=None,
+            discount_bp=tier.discount_bp if tier else 0,
+            max_discount_minor=None,
+            excluded_categories=[],
+            perks=[],
+            coalition_funded_bp=0,
+            status="open",
+            verified_at=self.clock.now(),
+        )
+        session.add(visit)
+        await session.flush()
+        return s.ScanAnswer(
+            scan_id=scan.id,
+            status="venue_loyalty",
+            visit_id=visit.id,
+            program=s.ProgramBrief(id=program.id, name=program.name, kind=program.kind),
+            member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
+            loyalty=_loyalty(tier, member),
+        )
+
+    async def _tier(self, session: AsyncSession, program_id: uuid.UUID, code: str | None) -> Tier | None:
+        if code is None:
+            return None
+        tier: Tier | None = await session.scalar(
+            select(Tier).where(Tier.program_id == program_id, Tier.code == code)
+        )
+        return tier
+
+    # ---- PIN ----
+
+    async def _scan_of(self, session: AsyncSession, who: Scope, scan_id: uuid.UUID) -> Scan:
+        scan = await session.get(Scan, scan_id)
+        if scan is None or scan.terminal_id != who.terminal_id:
+            raise ScanNotFoundError()
+        return scan
+
+    async def verify(self, who: Scope, scan_id: uuid.UUID, data: s.PinSubmit) -> s.Verified:
+        async with self.database.transaction() as session:
+            scan = await self._scan_of(session, who, scan_id)
+            challenge = await pins.lock_challenge(session, scan.id)
+            if challenge is None:
+                raise ScanNotFoundError("This scan needs no PIN.")
+            if not otp.is_well_formed(data.pin, challenge.digits):
+                raise InvalidInputError(
+                    f"The PIN is {challenge.digits} digits 0-9, nothing else.",
+                    field="pin",
+                    digits=challenge.digits,
+                )
+            now = self.clock.now()
+            try:
+                pins.check_pin(self.keyring, challenge, data.pin, now)
+            except Exception:
+                await session.commit()  # the attempt counts even though the answer is an error
+                raise
+            scan.status = "verified"
+            return await self._open_coalition_visit(session, scan, now)
+
+    async def _open_coalition_visit(self, session: AsyncSession, scan: Scan, now: dt.datetime) -> s.Verified:
+        member = await session.get_one(Member, scan.member_id)
+        venue = await session.get_one(Venue, scan.venue_id)
+        program = await session.get_one(Program, scan.program_id)
+        offers = await session.scalars(
+            select(Offer).where(Offer.program_id == program.id, Offer.is_active.is_(True))
+        )
+        offer = rules.choose_offer(
+            (_terms(o) for o in offers),
+            tier_code=member.tier_code,
+            venue_id=venue.id,
+            partner_id=venue.partner_id,
+        )
+        visit = Visit(
+            scan_id=scan.id,
+            program_id=program.id,
+            member_id=member.id,
+            venue_id=venue.id,
+            partner_id=venue.partner_id,
+            terminal_id=scan.terminal_id,
+            tier_code=member.tier_code,
+            offer_id=offer.offer_id if offer else None,
+            discount_bp=offer.discount_bp if offer else 0,
+            max_discount_minor=offer.max_discount_minor if offer else None,
+            excluded_categories=sorted(offer.excluded_categories) if offer else [],
+            perks=list(offer.perks) if offer else [],
+            coalition_funded_bp=offer.coalition_funded_bp if offer else 0,
+            status="open",
+            verified_at=now,
+        )
+        session.add(visit)
+        await session.flush()
+        await enqueue(
+            session,
+            event_type="visit.verified",
+            context=_context(program, venue),
+            occurred_at=now,
+            data={
+                "visit_id": str(visit.id),
+                "member": {"id": str(member.id), "tier_code": member.tier_code},
+                "referral_id": None,
+                "verified_at": _iso(now),
+            },
+            personal={"phone": decrypt_phone(self.keyring, member)},
+            keyring=self.keyring,
+        )
+        return s.Verified(
+            status="verified",
+            visit_id=visit.id,
+            discount=s.Discount(
+                offer_id=visit.offer_id,
+                percent=visit.discount_bp / 100,
+                max_discount_minor=visit.max_discount_minor,
+                excluded_categories=list(visit.excluded_categories),
+                perks=list(visit.perks),
+            ),
+            member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
+        )
+
+    async def resend(self, who: Scope, scan_id: uuid.UUID) -> s.Resent:
+        async with self.database.transaction() as session:
+            scan = await self._scan_of(session, who, scan_id)
+            program = await session.get_one(Program, scan.program_id)
+            policy = pins.PinPolicyValues.from_program(program.pin_policy)
+            await self._lock_for_sending(session, scan.terminal_id, scan.member_id)
+            challenge = await pins.lock_challenge(session, scan.id)
+            if challenge is None:
+                raise ScanNotFoundError("This scan needs no PIN.")
+            pending = await pins.prepare_resend(session, self.keyring, challenge, policy, self.clock.now())
+            member = await session.get_one(Member, scan.member_id)
+            phone = decrypt_phone(self.keyring, member)
+            text = program.sms_template.format(pin=pending.code, program=program.name)
+        sent = await self._deliver(pending, phone, text, policy, scan.id)
+        return s.Resent(resend_available_at=sent.resend_available_at, expires_at=sent.expires_at)
+
+    # ---- receipt ----
+
+    async def _visit_here(self, session: AsyncSession, who: Scope, visit_id: uuid.UUID, lock: bool) -> Visit:
+        query = select(Visit).where(Visit.id == visit_id)
+        visit = await session.scalar(query.with_for_update() if lock else query)
+        if visit is None or visit.venue_id != who.venue_id:
+            raise VisitNotFoundError()
+        return visit
+
+    async def quote(self, who: Scope, visit_id: uuid.UUID, data: s.QuoteCreate) -> s.QuoteAnswer:
+        async with self.database.sessionmaker() as session:
+            visit = await self._visit_here(session, who, visit_id, lock=False)
+            program = await session.get_one(Program, visit.program_id)
+            _check_currency(program, data.currency)
+            priced = _price(visit, data.items)
+            member = await session.get_one(Member, visit.member_id)
+            tier = await self._tier(session, program.id, visit.tier_code)
+            payable = 0
+            if program.kind == "venue" and tier is not None:
+                payable = rules.bonus_payable(
+                    priced.total_minor, member.bonus_balance_minor, tier.max_bonus_payment_bp
+                )
+            return s.QuoteAnswer(
+                visit_id=visit.id,
+                currency=data.currency,
+                subtotal_minor=priced.subtotal_minor,
+                discount_minor=priced.discount_minor,
+                total_minor=priced.total_minor,
+                bonus_payable_minor=payable,
+                bonus_balance_minor=member.bonus_balance_minor if program.kind == "venue" else 0,
+                lines=_lines_out(priced),
+            )
+
+    async def close(
+        self, who: Scope, visit_id: uuid.UUID, data: s.ReceiptCreate
+    ) -> tuple[s.ReceiptAnswer, bool]:
+        """Post the receipt; (answer, created). The same body again answers the first receipt."""
+        if data.closed_at.tzinfo is None:
+            raise InvalidInputError(
+                "closed_at needs a time zone offset, e.g. 2026-11-20T21:15:00+03:00.", field="closed_at"
+            )
+        digest = request_hash(data)
+        try:
+            async with self.database.transaction() as session:
+                existing = await self._existing_receipt(session, who, data.check_id, digest)
+                if existing is not None:
+                    return existing, False
+                return await self._close(session, who, visit_id, data, digest), True
+        except IntegrityError:
+            # a concurrent post of the same check won the race: answer as for a retry
+            async with self.database.sessionmaker() as session:
+                existing = await self._existing_receipt(session, who, data.check_id, digest)
+            if existing is None:
+                raise VisitClosedError() from None
+            return existing, False
+
+    async def _existing_receipt(
+        self, session: AsyncSession, who: Scope, check_id: str, digest: str
+    ) -> s.ReceiptAnswer | None:
+        receipt = await session.scalar(
+            select(Receipt).where(Receipt.venue_id == who.venue_id, Receipt.check_id == check_id)
+        )
+        if receipt is None:
+            return None
+        if receipt.request_hash != digest:
+            raise ReceiptConflictError(receipt_id=str(receipt.id))
+        visit = await session.get_one(Visit, receipt.visit_id)
+        return _receipt_answer(receipt, visit.tier_code)
+
+    async def _close(
+        self, session: AsyncSession, who: Scope, visit_id: uuid.UUID, data: s.ReceiptCreate, digest: str
+    ) -> s.ReceiptAnswer:
+        visit = await self._visit_here(session, who, visit_id, lock=True)
+        if visit.status != "open":
+            raise VisitClosedError()
+        program = await session.get_one(Program, visit.program_id)
+        _check_currency(program, data.currency)
+        venue = await session.get_one(Venue, visit.venue_id)
+        priced = _price(visit, data.items)
+        now = self.clock.now()
+        receipt = Receipt(
+            visit_id=visit.id,
+            venue_id=visit.venue_id,
+            program_id=program.id,
+            member_id=visit.member_id,
+            check_id=data.check_id,
+            request_hash=digest,
+            currency=data.currency,
+            closed_at=data.closed_at,
+            subtotal_minor=priced.subtotal_minor,
+            discount_minor=priced.discount_minor,
+            total_minor=priced.total_minor,
+            item_count=len(data.items),
+            lines=msgspec.to_builtins(_lines_out(priced)),
+            guests=data.guests,
+            staff=data.staff,
+            bonus_spent_minor=0,
+            bonus_accrued_minor=0,
+            refunded_minor=0,
+            refunded_discount_minor=0,
+            created_at=now,
+        )
+        session.add(receipt)
+        await session.flush()
+        tier_code = visit.tier_code
+        if program.kind == "venue":
+            await self._settle_bonus(session, program, visit, receipt, data.pay_with_bonus_minor)
+        elif data.pay_with_bonus_minor:
+            raise BonusNotAvailableError(
+                "Coalition visits are not paid by bonus.", field="pay_with_bonus_minor"
+            )
+        tier_code = await self._promote(session, program, visit.member_id, receipt, now) or tier_code
+        visit.status, visit.closed_at = "closed", now
+        await enqueue(
+            session,
+            event_type="receipt.closed",
+            context=_context(program, venue),
+            occurred_at=now,
+            data={
+                "visit_id": str(visit.id),
+                "receipt_id": str(receipt.id),
+                "check_id": receipt.check_id,
+                "items": [_event_item(line) for line in receipt.lines],
+                "subtotal_minor": receipt.subtotal_minor,
+                "discount_minor": receipt.discount_minor,
+                "total_minor": receipt.total_minor,
+                "currency": receipt.currency,
+                "closed_at": _iso(receipt.closed_at),
+                "guests": receipt.guests,
+                "bonus_spent_minor": receipt.bonus_spent_minor,
+                "bonus_accrued_minor": receipt.bonus_accrued_minor,
+            },
+        )
+        return _receipt_answer(receipt, tier_code)
+
+    async def _settle_bonus(
+        self, session: AsyncSession, program: Program, visit: Visit, receipt: Receipt, spend: int
+    ) -> None:
+        """Pay part by bonus (capped by the tier), then accrue on what was paid in money."""
+        tier = await self._tier(session, program.id, visit.tier_code)
+        member = await session.scalar(select(Member).where(Member.id == visit.member_id).with_for_update())
+        assert member is not None  # noqa: S101  # the visit's member exists (FK)
+        if spend:
+            payable = rules.bonus_payable(
+                receipt.total_minor, member.bonus_balance_minor, tier.max_bonus_payment_bp if tier else None
+            )
+            if spend > payable:
+                raise BonusNotAvailableError(field="pay_with_bonus_minor", bonus_payable_minor=payable)
+            await self._bonus(session, member, receipt.id, "spend", -spend)
+            receipt.bonus_spent_minor = spend
+            receipt.total_minor -= spend
+        accrued = rules.bonus_accrual(receipt.total_minor, tier.bonus_bp if tier else None)
+        if accrued:
+            await self._bonus(session, member, receipt.id, "accrual", accrued)
+            receipt.bonus_accrued_minor = accrued
+
+    async def _bonus(
+        self, session: AsyncSession, member: Member, receipt_id: uuid.UUID | None, kind: str, amount: int
+    ) -> None:
+        session.add(
+            BonusEntry(
+                member_id=member.id,
+                receipt_id=receipt_id,
+                kind=kind,
+                amount_minor=amount,
+                created_at=self.clock.now(),
+            )
+        )
+        await session.execute(
+            update(Member)
+            .where(Member.id == member.id)
+            .values(bonus_balance_minor=Member.bonus_balance_minor + amount)
+        )
+        await session.refresh(member, ["bonus_balance_minor"])
+
+    async def _promote(
+        self,
+        session: AsyncSession,
+        program: Program,
+        member_id: uuid.UUID,
+        receipt: Receipt,
+        now: dt.datetime,
+    ) -> str | None:
+        """Move the member up when a tier's condition now holds; grant that tier's welcome bonus."""
+        tiers = list(
+            await session.scalars(select(Tier).where(Tier.program_id == program.id).order_by(Tier.position))
+        )
+        tier_rules = [_tier_rule(t) for t in tiers]
+        member = await session.get_one(Member, member_id)
+        periods = {t.period_days for t in tier_rules if t.metric is not None}
+        if not periods:
+            return None
+        spent: dict[int, int] = {}
+        visits: dict[int, int] = {}
+        for days in periods:
+            row = (
+                await session.execute(
+                    select(
+                        func.count(Receipt.id),
+                        func.coalesce(func.sum(Receipt.total_minor - Receipt.refunded_minor), 0),
+                    ).where(Receipt.member_id == member_id, Receipt.closed_at > now - dt.timedelta(days=days))
+                )
+            ).one()
+            visits[days], spent[days] = int(row[0]), int(row[1])
+        new_code = rules.promoted_tier(tier_rules, member.tier_code, spent_minor=spent, visits=visits)
+        if new_code is None:
+            return None
+        member.tier_code = new_code
+        welcome = next((t.welcome_bonus_minor for t in tier_rules if t.code == new_code), None)
+        if welcome and program.kind == "venue":
+            await self._bonus(session, member, receipt.id, "welcome", welcome)
+        return new_code
+
+    # ---- refund ----
+
+    async def refund(self, who: Scope, receipt_id: uuid.UUID, data: s.RefundCreate) -> s.RefundAnswer:
+        async with self.database.transaction() as session:
+            receipt = await session.scalar(select(Receipt).where(Receipt.id == receipt_id).with_for_update())
+            if receipt is None or receipt.venue_id != who.venue_id:
+                raise ReceiptNotFoundError()
+            left = receipt.total_minor - receipt.refunded_minor
+            amount = data.amount_minor if data.amount_minor is not None else left
+            if amount <= 0 or amount > left:
+                raise RefundExceedsError(field="amount_minor", refundable_minor=left)
+            discount_back = _share(receipt.discount_minor, amount, receipt.total_minor)
+            discount_back = min(discount_back, receipt.discount_minor - receipt.refunded_discount_minor)
+            bonus_back = 0
+            if receipt.bonus_accrued_minor:
+                bonus_back = _share(receipt.bonus_accrued_minor, amount, receipt.total_minor)
+                member = await session.get_one(Member, receipt.member_id)
+                await self._bonus(session, member, receipt.id, "refund", -bonus_back)
+            receipt.refunded_minor += amount
+            receipt.refunded_discount_minor += discount_back
+            now = self.clock.now()
+            refund = Refund(
+                receipt_id=receipt.id,
+                amount_minor=amount,
+                discount_reversed_minor=discount_back,
+                bonus_reversed_minor=bonus_back,
+                reason=data.reason,
+                created_at=now,
+            )
+            session.add(refund)
+            await session.flush()
+            program = await session.get_one(Program, receipt.program_id)
+            venue = await session.get_one(Venue, receipt.venue_id)
+            await enqueue(
+                session,
+                event_type="receipt.refunded",
+                context=_context(program, venue),
+                occurred_at=now,
+                data={
+                    "receipt_id": str(receipt.id),
+                    "refund_id": str(refund.id),
+                    "amount_minor": amount,
+                    "discount_reversed_minor": discount_back,
+                    "reason": data.reason,
+                    "currency": receipt.currency,
+                },
+            )
+            return s.RefundAnswer(
+                refund_id=refund.id,
+                receipt_id=receipt.id,
+                amount_minor=amount,
+                discount_reversed_minor=discount_back,
+                bonus_reversed_minor=bonus_back,
+                reason=data.reason,
+                created_at=now,
+            )
+
+
+# ---- pure helpers ----
+
+
+def _share(part: int, amount: int, total: int) -> int:
+    return 0 if total <= 0 else rules.div_half_up(part * amount, total)
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _context(program: Program, venue: Venue) -> EventContext:
+    return EventContext(
+        program_id=program.id,
+        program_name=program.name,
+        venue_id=venue.id,
+        venue_name=venue.name,
+        partner_id=venue.partner_id,
+    )
+
+
+def _terms(offer: Offer) -> rules.OfferTerms:
+    return rules.OfferTerms(
+        offer_id=offer.id,
+        partner_id=offer.partner_id,
+        venue_id=offer.venue_id,
+        tier_code=offer.tier_code,
+        discount_bp=offer.discount_bp,
+        max_discount_minor=offer.max_discount_minor,
+        excluded_categories=frozenset(offer.excluded_categories),
+        perks=tuple(offer.perks),
+        coalition_funded_bp=offer.coalition_funded_bp,
+    )
+
+
+def _tier_rule(tier: Tier) -> rules.TierRule:
+    when: dict[str, Any] = tier.promote_when or {}
+    return rules.TierRule(
+        code=tier.code,
+        metric=when.get("metric"),
+        over=int(when.get("over", 0)),
+        period_days=int(when.get("period_days", 365)),
+        welcome_bonus_minor=tier.welcome_bonus_minor,
+    )
+
+
+def _loyalty(tier: Tier | None, member: Member) -> s.Loyalty:
+    return s.Loyalty(
+        tier_code=member.tier_code,
+        tier_name=tier.name if tier else None,
+        discount_percent=(tier.discount_bp if tier else 0) / 100,
+        bonus_percent=((tier.bonus_bp or 0) if tier else 0) / 100,
+        bonus_balance_minor=member.bonus_balance_minor,
+        max_bonus_payment_percent=((tier.max_bonus_payment_bp or 0) if tier else 0) / 100,
+    )
+
+
+def _check_currency(program: Program, currency: str) -> None:
+    if currency != program.currency:
+        raise CurrencyMismatchError(
+            f"This program counts in {program.currency}, not {currency}.", field="currency"
+        )
+
+
+def _price(visit: Visit, items: list[s.ItemIn]) -> rules.Priced:
+    lines = [
+        rules.Line(
+            name=i.name,
+            category=i.category,
+            quantity_milli=max(1, round(i.quantity * rules.MILLI)),
+            unit_price_minor=i.unit_price_minor,
+            sku=i.sku,
+        )
+        for i in items
+    ]
+    return rules.price(
+        lines,
+        discount_bp=visit.discount_bp,
+        max_discount_minor=visit.max_discount_minor,
+        excluded=frozenset(visit.excluded_categories),
+    )
+
+
+def _lines_out(priced: rules.Priced) -> list[s.LineOut]:
+    return [
+        s.LineOut(
+            name=p.line.name,
+            category=p.line.category,
+            sku=p.line.sku,
+            quantity=p.line.quantity_milli / rules.MILLI,
+            unit_price_minor=p.line.unit_price_minor,
+            amount_minor=p.amount_minor,
+            discount_minor=p.discount_minor,
+            is_excluded=p.is_excluded,
+        )
+        for p in priced.lines
+    ]
+
+
+def _event_item(line: dict[str, Any]) -> dict[str, Any]:
+    keys = ("name", "category", "sku", "quantity", "unit_price_minor", "amount_minor", "discount_minor")
+    return {k: line.get(k) for k in keys}
+
+
+def _receipt_answer(receipt: Receipt, tier_code: str | None) -> s.ReceiptAnswer:
+    return s.ReceiptAnswer(
+        receipt_id=receipt.id,
+        visit_id=receipt.visit_id,
+        check_id=receipt.check_id,
+        currency=receipt.currency,
+        subtotal_minor=receipt.subtotal_minor,
+        discount_minor=receipt.discount_minor,
+        bonus_spent_minor=receipt.bonus_spent_minor,
+        bonus_accrued_minor=receipt.bonus_accrued_minor,
+        total_minor=receipt.total_minor,
+        lines=msgspec.convert(receipt.lines, list[s.LineOut]),
+        tier_code=tier_code,
+    )

@@ -1,0 +1,219 @@
+"""PIN challenges: issue, resend, check — with the send limits that stop SMS pumping.
+
+The caller owns the transaction. Counting is atomic because the terminal and the member rows are
+locked (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers) before
+the send log is counted, and a challenge row is locked before an attempt is counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.crypto import Keyring
+from hub.errors import RateLimitedError
+from hub.ids import new_id
+from pin import otp
+from pin.errors import PinAlreadyUsedError, PinExpiredError, PinInvalidError, PinLockedError
+from pin.models import PinChallenge, SmsSend
+
+TEN_MINUTES = dt.timedelta(minutes=10)
+ONE_DAY = dt.timedelta(days=1)
+COUNTED = ("sending", "sent")  # a send whose outcome is unknown counts: safer for the SMS budget
+
+
+@dataclass(frozen=True)
+class PinPolicyValues:
+    digits: int = 6
+    ttl_seconds: int = 300
+    max_attempts: int = 5
+    resend_after_seconds: int = 30
+    max_sends_per_card_10min: int = 3
+    max_sends_per_card_day: int = 10
+    max_sends_per_terminal_10min: int = 30
+
+    @classmethod
+    def from_program(cls, policy: dict[str, Any]) -> PinPolicyValues:
+        known = {k: v for k, v in policy.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class PendingSend:
+    send_id: uuid.UUID
+    challenge_id: uuid.UUID
+    code: str
+
+
+def secret_aad(challenge_id: uuid.UUID) -> str:
+    return f"pin.secret:{challenge_id}"
+
+
+async def _sends_since(
+    session: AsyncSession, column: Any, value: uuid.UUID, since: dt.datetime
+) -> tuple[int, Any]:
+    row = (
+        await session.execute(
+            select(func.count(), func.min(SmsSend.created_at)).where(
+                column == value, SmsSend.created_at > since, SmsSend.status.in_(COUNTED)
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def check_send_limits(
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID,
+    terminal_id: uuid.UUID,
+    policy: PinPolicyValues,
+    now: dt.datetime,
+) -> None:
+    """Raise 429 with Retry-After when the card or the terminal has used its SMS budget."""
+    limits = (
+        (SmsSend.terminal_id, terminal_id, TEN_MINUTES, policy.max_sends_per_terminal_10min, "terminal"),
+        (SmsSend.member_id, member_id, TEN_MINUTES, policy.max_sends_per_card_10min, "card"),
+        (SmsSend.member_id, member_id, ONE_DAY, policy.max_sends_per_card_day, "card"),
+    )
+    for column, value, window, limit, who in limits:
+        count, oldest = await _sends_since(session, column, value, now - window)
+        if count >= limit:
+            oldest_at: dt.datetime = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
+            retry = int((oldest_at + window - now).total_seconds()) + 1
+            raise RateLimitedError(
+                f"Too many PIN messages for this {who}; try again in {retry} s.", retry_after=retry, limit=who
+            )
+
+
+def _new_send(challenge: PinChallenge, now: dt.datetime) -> SmsSend:
+    return SmsSend(
+        challenge_id=challenge.id,
+        member_id=challenge.member_id,
+        terminal_id=challenge.terminal_id,
+        status="sending",
+        created_at=now,
+    )
+
+
+async def open_challenge(
+    session: AsyncSession,
+    keyring: Keyring,
+    *,
+    scan_id: uuid.UUID,
+    member_id: uuid.UUID,
+    program_id: uuid.UUID,
+    terminal_id: uuid.UUID,
+    policy: PinPolicyValues,
+    now: dt.datetime,
+) -> PendingSend:
+    """A new challenge and its first send, recorded before the SMS goes out."""
+    await check_send_limits(session, member_id=member_id, terminal_id=terminal_id, policy=policy, now=now)
+    challenge_id = new_id()
+    secret = otp.new_secret()
+    challenge = PinChallenge(
+        id=challenge_id,
+        scan_id=scan_id,
+        member_id=member_id,
+        program_id=program_id,
+        terminal_id=terminal_id,
+        secret_ciphertext=keyring.encrypt_str(secret, secret_aad(challenge_id)),
+        counter=0,
+        digits=policy.digits,
+        attempts=0,
+        max_attempts=policy.max_attempts,
+        status="pending",
+        expires_at=now + dt.timedelta(seconds=policy.ttl_seconds),
+    )
+    send = _new_send(challenge, now)
+    session.add(challenge)
+    await session.flush()
+    session.add(send)
+    await session.flush()
+    return PendingSend(send_id=send.id, challenge_id=challenge.id, code=otp.code_at(secret, 0, policy.digits))
+
+
+async def prepare_resend(
+    session: AsyncSession,
+    keyring: Keyring,
+    challenge: PinChallenge,
+    policy: PinPolicyValues,
+    now: dt.datetime,
+) -> PendingSend:
+    """A new code for the same challenge: the previous one stops working, the clock restarts."""
+    if challenge.status == "verified":
+        raise PinAlreadyUsedError()
+    if challenge.status == "locked":
+        raise PinLockedError()
+    if challenge.resend_available_at is not None and now < challenge.resend_available_at:
+        wait = int((challenge.resend_available_at - now).total_seconds()) + 1
+        raise RateLimitedError(f"A new PIN can be sent in {wait} s.", retry_after=wait, limit="resend")
+    await check_send_limits(
+        session, member_id=challenge.member_id, terminal_id=challenge.terminal_id, policy=policy, now=now
+    )
+    challenge.counter += 1
+    challenge.attempts = 0
+    challenge.expires_at = now + dt.timedelta(seconds=policy.ttl_seconds)
+    secret = keyring.decrypt_str(challenge.secret_ciphertext, secret_aad(challenge.id))
+    send = _new_send(challenge, now)
+    session.add(send)
+    await session.flush()
+    return PendingSend(
+        send_id=send.id,
+        challenge_id=challenge.id,
+        code=otp.code_at(secret, challenge.counter, challenge.digits),
+    )
+
+
+async def mark_sent(
+    session: AsyncSession, pending: PendingSend, message_id: str, policy: PinPolicyValues, now: dt.datetime
+) -> PinChallenge:
+    send = await session.get_one(SmsSend, pending.send_id)
+    send.status, send.message_id = "sent", message_id[:100]
+    challenge = await session.get_one(PinChallenge, pending.challenge_id)
+    challenge.sent_at = now
+    challenge.resend_available_at = now + dt.timedelta(seconds=policy.resend_after_seconds)
+    return challenge
+
+
+async def mark_failed(session: AsyncSession, pending: PendingSend) -> None:
+    """The gateway refused: the send does not count, and a resend is allowed at once."""
+    send = await session.get_one(SmsSend, pending.send_id)
+    send.status = "failed"
+    challenge = await session.get_one(PinChallenge, pending.challenge_id)
+    challenge.resend_available_at = None
+
+
+async def lock_challenge(session: AsyncSession, scan_id: uuid.UUID) -> PinChallenge | None:
+    """The scan's challenge, row-locked so concurrent attempts are counted one at a time."""
+    result: PinChallenge | None = await session.scalar(
+        select(PinChallenge).where(PinChallenge.scan_id == scan_id).with_for_update()
+    )
+    return result
+
+
+def check_pin(keyring: Keyring, challenge: PinChallenge, pin: str, now: dt.datetime) -> None:
+    """Count one attempt and compare; raises the typed error, or returns having marked it verified."""
+    if challenge.status == "verified":
+        raise PinAlreadyUsedError()
+    if challenge.status == "locked":
+        raise PinLockedError(attempts_left=0)
+    if challenge.sent_at is None:
+        raise PinExpiredError("The PIN was never delivered: send it again.")
+    if now >= challenge.expires_at:
+        raise PinExpiredError()
+    challenge.attempts += 1
+    secret = keyring.decrypt_str(challenge.secret_ciphertext, secret_aad(challenge.id))
+    if otp.verify(secret, challenge.counter, challenge.digits, pin):
+        challenge.status, challenge.verified_at = "verified", now
+        return
+    left = challenge.max_attempts - challenge.attempts
+    if left <= 0:
+        challenge.status = "locked"
+        raise PinLockedError(attempts_left=0)
+    raise PinInvalidError(f"Wrong PIN: {left} attempt{'s' if left != 1 else ''} left.", attempts_left=left)
