@@ -43,7 +43,13 @@ openapi-check: $(STAMP)
 compose-check: $(STAMP)
 	HUB_SECRET_KEYS=compose-check "$$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" -f docker-compose.yml config -q
 
-pytest: $(STAMP)
+# the SMPP test server (npm `smpp`, server half), installed from its lock file
+SMPP_SERVER := tests/smpp_server
+$(SMPP_SERVER)/node_modules/.installed: $(SMPP_SERVER)/package.json $(SMPP_SERVER)/package-lock.json
+	npm ci --prefix $(SMPP_SERVER) --no-audit --no-fund
+	touch $@
+
+pytest: $(STAMP) $(SMPP_SERVER)/node_modules/.installed
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
