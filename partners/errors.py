@@ -50,3 +50,10 @@ class InvalidCardRuleError(InvalidInputError):
 
 class InvalidTierError(InvalidInputError):
     code = "tier_invalid"
+
+
+class TierAutoPromotedError(ConflictError):
+    code = "tier_auto_promoted"
+    default_message = (
+        "This program moves members between tiers by itself (auto-promotion): no manual tier change."
+    )

@@ -21,7 +21,7 @@ from hub.ids import new_id
 from hub.schema import Page, page_of
 from hub.scope import Scope
 from partners import visibility
-from partners.errors import CardNumberTakenError, MemberNotFoundError
+from partners.errors import CardNumberTakenError, MemberNotFoundError, TierAutoPromotedError
 from partners.models import Member, Program
 from partners.phones import InvalidPhoneError, mask_phone, normalize_phone
 from partners.schemas import ImportRejection, ImportReport, MemberCreate, MemberRead, MemberUpdate
@@ -135,7 +135,11 @@ async def list_members(
     card_number: str | None = None,
     phone: str | None = None,
 ) -> Page[MemberRead]:
-    await load_program(session, scope, program_id)
+    program = await load_program(session, scope, program_id)
+    readable = select(Program.id).where(Program.id == program.id, visibility.member_readers(scope))
+    if await session.scalar(readable) is None:
+        # a partner serving a coalition program sees the program, not its members: say so, not "none"
+        raise ForbiddenError("This key may read this program but not its members.")
     conditions: list[ColumnElement[bool]] = [Member.program_id == program_id, visibility.members(scope)]
     if card_number is not None:
         conditions.append(Member.card_number == normalize_card_number(card_number))
@@ -155,7 +159,9 @@ async def update_member(
             setattr(member, column, value)
     if data.name is not UNSET:
         member.name = data.name
-    if data.tier_code is not UNSET:
+    if data.tier_code is not UNSET and data.tier_code != member.tier_code:
+        if any(t.promote_when for t in program.tiers):
+            raise TierAutoPromotedError()
         member.tier_code = _check_tier(program, data.tier_code)
     if data.status is not UNSET:
         member.status = data.status

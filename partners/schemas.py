@@ -47,7 +47,7 @@ CardRule = PrefixRule | PatternRule | SignedQrRule | PhoneRule
 
 
 class PinPolicy(InputStruct):
-    digits: Annotated[int, msgspec.Meta(ge=4, le=10)] = 6
+    digits: Annotated[int, msgspec.Meta(ge=6, le=10)] = 6  # pyotp HOTP: 6 to 10
     ttl_seconds: Annotated[int, msgspec.Meta(ge=30, le=3600)] = 300
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 5
     resend_after_seconds: Annotated[int, msgspec.Meta(ge=0, le=600)] = 30

@@ -33,12 +33,7 @@ async def program(client: Client, *, kind: str = "coalition", owner: Obj | None 
         "card_rules": [{"type": "prefix", "value": "77"}],
         "tiers": [
             {"code": "silver", "name": "Silver", "discount_percent": 10},
-            {
-                "code": "gold",
-                "name": "Gold",
-                "discount_percent": 15,
-                "promote_when": {"metric": "spent", "over": 10_000_000, "period_days": 365},
-            },
+            {"code": "gold", "name": "Gold", "discount_percent": 15},
         ],
     }
     if owner is not None:

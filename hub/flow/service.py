@@ -468,10 +468,12 @@ class FlowService:
         digest = request_hash(data)
         try:
             async with self.database.transaction() as session:
+                # lock the visit first: a concurrent post of the same check then sees the receipt it wrote
+                visit = await self._visit_here(session, who, visit_id, lock=True)
                 existing = await self._existing_receipt(session, who, data.check_id, digest)
                 if existing is not None:
                     return existing, False
-                return await self._close(session, who, visit_id, data, digest), True
+                return await self._close(session, visit, data, digest), True
         except IntegrityError:
             # a concurrent post of the same check won the race: answer as for a retry
             async with self.database.sessionmaker() as session:
@@ -494,9 +496,8 @@ class FlowService:
         return _receipt_answer(receipt, visit.tier_code)
 
     async def _close(
-        self, session: AsyncSession, who: Scope, visit_id: uuid.UUID, data: s.ReceiptCreate, digest: str
+        self, session: AsyncSession, visit: Visit, data: s.ReceiptCreate, digest: str
     ) -> s.ReceiptAnswer:
-        visit = await self._visit_here(session, who, visit_id, lock=True)
         if visit.status != "open":
             raise VisitClosedError()
         program = await session.get_one(Program, visit.program_id)
