@@ -116,6 +116,13 @@ def members(scope: Scope) -> ColumnElement[bool]:
     return false()
 
 
+def member_readers(scope: Scope) -> ColumnElement[bool]:
+    """Whose members of a program a key may list: the same people as `members`, as a Program condition."""
+    if scope.role == "venue":
+        return Program.owner_partner_id == _venue_partner(scope)
+    return member_writers(scope)
+
+
 def member_writers(scope: Scope) -> ColumnElement[bool]:
     """Who may add, change or import members of a program: admin, its concierge, the owning partner."""
     if scope.role == "admin":
