@@ -21,6 +21,7 @@ from hub.config import Settings
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.flow.service import FlowService
+from hub.idempotency import IdempotencyMiddleware
 from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
 
@@ -111,7 +112,7 @@ def create_app(
             "database": Provide(plugin.provide_database, sync_to_thread=False),
             "flow": Provide(plugin.provide_flow, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS)],
+        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS), IdempotencyMiddleware()],
         exception_handlers=plugin.EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
