@@ -71,7 +71,7 @@ class _TrieNode:
 
 def normalize_code(raw: str) -> str:
     """Strip what scanners add around a code; keep signed payloads byte-exact, upper-case card numbers."""
-    code = raw.strip().translate(_GS1_SEPARATORS)
+    code = raw.translate(_GS1_SEPARATORS).strip()  # separators first: "…\r\n\x04" must lose its CR LF too
     code = _AIM_ID.sub("", code, count=1)
     if code[: len(SIGNED_QR_PREFIX)].upper() == SIGNED_QR_PREFIX:
         return SIGNED_QR_PREFIX + code[len(SIGNED_QR_PREFIX) :]
@@ -168,6 +168,8 @@ class RecognitionIndex:
         try:
             body = json.loads(_b64decode(parts[1]))
             signature = _b64decode(parts[2])
+            if _b64encode(signature) != parts[2]:  # only the canonical encoding: no altered padding bits
+                return None
             program_id = uuid.UUID(str(body["pid"]))
             card, expires = str(body["card"]), int(body["exp"])
         except (binascii.Error, ValueError, KeyError, TypeError, json.JSONDecodeError):
