@@ -1,5 +1,6 @@
 """Every ORM model of the hub, imported so that Base.metadata knows all tables (migrations, tests)."""
 
+from connectors.models import Connector, ConnectorRef, ConnectorToken, Delivery, DeliveryAttempt
 from connectors.outbox.models import OutboxEvent
 from hub.auth import ApiKey
 from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
@@ -7,6 +8,11 @@ from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Ven
 from pin.models import PinChallenge, SmsSend
 
 __all__ = [
+    "Connector",
+    "ConnectorRef",
+    "ConnectorToken",
+    "Delivery",
+    "DeliveryAttempt",
     "ApiKey",
     "BonusEntry",
     "IdempotencyRecord",
