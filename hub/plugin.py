@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +71,8 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
             field = match.group("path").lstrip(".") or field
         if field == "data":
             field = "body"
+            if message == "'data'":  # Litestar's KeyError text when there is no body at all
+                message = "a JSON body is required"
         errors.append({"field": field, "message": message, "source": str(item.get("source", "body"))})
     return errors
 
@@ -97,7 +99,8 @@ def handle_http_exception(_request: Request[Any, Any, Any], exc: HTTPException) 
                 422, "validation_failed", message, {"field": first["field"], "errors": errors}
             )
         detail = exc.detail or "The request is not valid"
-        if "JSON" in detail or "decode" in detail.lower() or "Malformed" in detail:
+        malformed = isinstance(exc.__cause__, SerializationException)  # msgspec could not decode the body
+        if malformed or "JSON" in detail or "decode" in detail.lower() or "Malformed" in detail:
             detail = "The body is not valid JSON."
         return error_response(422, "validation_failed", detail, {"field": "body"})
     code, status = _STATUS_CODES.get(exc.status_code, ("internal", exc.status_code))
