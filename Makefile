@@ -49,7 +49,13 @@ $(SMPP_SERVER)/node_modules/.installed: $(SMPP_SERVER)/package.json $(SMPP_SERVE
 	npm ci --prefix $(SMPP_SERVER) --no-audit --no-fund
 	touch $@
 
-pytest: $(STAMP) $(SMPP_SERVER)/node_modules/.installed
+# the OAuth2 authorization server for the connector token tests (npm oidc-provider), from its lock file
+OAUTH_SERVER := tests/oauth_server
+$(OAUTH_SERVER)/node_modules/.installed: $(OAUTH_SERVER)/package.json $(OAUTH_SERVER)/package-lock.json
+	npm ci --prefix $(OAUTH_SERVER) --no-audit --no-fund
+	touch $@
+
+pytest: $(STAMP) $(SMPP_SERVER)/node_modules/.installed $(OAUTH_SERVER)/node_modules/.installed
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
