@@ -29,7 +29,9 @@ class Connector(IdMixin, Base):
     auth_type: Mapped[str] = mapped_column(String(40))
     auth_public: Mapped[dict[str, Any]]  # token_url, client_id, scope…: shown back
     auth_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)  # client_secret, tokens…: never
-    signing_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # JSON list of whsec_ secrets, newest first
+    signing_ciphertext: Mapped[bytes] = mapped_column(
+        LargeBinary
+    )  # JSON list of whsec_ secrets, newest first
     events: Mapped[list[Any]]
     personal_data: Mapped[str] = mapped_column(String(8))
     settings: Mapped[dict[str, Any]]

@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.memory import MemoryStore
 
 from hub import plugin
-from hub.api import dev, flow, keys, registry, system
+from hub.api import connectors, dev, flow, keys, registry, system
 from hub.auth import ApiKeyMiddleware, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
@@ -21,6 +21,7 @@ from hub.config import Settings
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.flow.service import FlowService
+from hub.http import EgressPolicy, check_url, create_http_session
 from hub.idempotency import IdempotencyMiddleware
 from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
@@ -63,6 +64,13 @@ async def start(
     app.state.clock = clock or SystemClock()
     app.state.settings = settings
     app.state.bootstrap_admin_hash = hash_key(settings.admin_key) if settings.admin_key else None
+    policy = EgressPolicy.from_settings(settings)
+
+    async def check(url: str) -> None:
+        await check_url(url, policy)
+
+    app.state.check_url = check
+    app.state.http = create_http_session(policy)
     app.state.owns_gateway = gateway is None
     app.state.flow = FlowService(
         app.state.database, app.state.keyring, app.state.clock, gateway or gateway_from_url(settings.sms_url)
@@ -70,6 +78,7 @@ async def start(
 
 
 async def stop(app: Litestar) -> None:
+    await app.state.http.close()
     if app.state.owns_gateway:
         await app.state.flow.gateway.close()
     if app.state.owns_database:
@@ -102,6 +111,7 @@ def create_app(
             keys.KeyController,
             *registry.CONTROLLERS,
             *flow.CONTROLLERS,
+            *connectors.CONTROLLERS,
         ],
         lifespan=[lifespan],
         dependencies={

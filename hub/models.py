@@ -8,13 +8,13 @@ from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Ven
 from pin.models import PinChallenge, SmsSend
 
 __all__ = [
+    "ApiKey",
+    "BonusEntry",
     "Connector",
     "ConnectorRef",
     "ConnectorToken",
     "Delivery",
     "DeliveryAttempt",
-    "ApiKey",
-    "BonusEntry",
     "IdempotencyRecord",
     "Member",
     "Offer",

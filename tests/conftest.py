@@ -107,7 +107,11 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        database_url=database_url, admin_key=ADMIN_KEY, var_dir=str(tmp_path), max_body_bytes=1_048_576
+        database_url=database_url,
+        admin_key=ADMIN_KEY,
+        var_dir=str(tmp_path),
+        max_body_bytes=1_048_576,
+        egress_allow=("127.0.0.0/8",),  # the test CRMs listen on loopback
     )
 
 

@@ -23,6 +23,7 @@ class OutboxEvent(IdMixin, Base):
     type: Mapped[str] = mapped_column(String(40))
     program_id: Mapped[uuid.UUID]
     venue_id: Mapped[uuid.UUID]
+    member_id: Mapped[uuid.UUID | None]  # the guest it concerns: deliveries keep per-member order
     occurred_at: Mapped[dt.datetime]
     # the envelope without personal data; the phone travels encrypted beside it (bound to the event id)
     envelope: Mapped[dict[str, Any]]

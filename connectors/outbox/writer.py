@@ -8,11 +8,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.models import Connector, Delivery
 from connectors.outbox.models import OutboxEvent
 from hub.crypto import Keyring
 from hub.ids import new_id
+from routing.fanout import Route, route
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ async def enqueue(
     data: dict[str, Any],
     personal: dict[str, Any] | None = None,
     keyring: Keyring | None = None,
+    member_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Write the event; `personal` (the phone) is stored encrypted and added per connector at delivery."""
     event_id = new_id()
@@ -66,6 +70,44 @@ async def enqueue(
             occurred_at=occurred_at,
             envelope=envelope,
             personal_ciphertext=ciphertext,
+            member_id=member_id,
         )
     )
+    await session.flush()
+    await _fan_out(session, event_id, event_type, context, occurred_at, member_id)
     return event_id
+
+
+async def _fan_out(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    event_type: str,
+    context: EventContext,
+    occurred_at: dt.datetime,
+    member_id: uuid.UUID | None,
+) -> None:
+    """One delivery per routed connector, in the same transaction as the event."""
+    rows = await session.execute(
+        select(Connector.id, Connector.owner_program_id, Connector.owner_venue_id, Connector.events).where(
+            or_(
+                Connector.owner_program_id == context.program_id, Connector.owner_venue_id == context.venue_id
+            ),
+            Connector.status != "disabled",
+        )
+    )
+    routes = [
+        Route(connector_id=r[0], owner_program_id=r[1], owner_venue_id=r[2], events=frozenset(r[3]))
+        for r in rows
+    ]
+    member_key = str(member_id) if member_id is not None else str(event_id)
+    for connector_id in route(event_type, context.program_id, context.venue_id, routes):
+        session.add(
+            Delivery(
+                event_id=event_id,
+                connector_id=connector_id,
+                member_key=member_key,
+                status="pending",
+                attempts=0,
+                next_attempt_at=occurred_at,
+            )
+        )

@@ -392,8 +392,9 @@ class FlowService:
                 "referral_id": None,
                 "verified_at": _iso(now),
             },
-            personal={"phone": decrypt_phone(self.keyring, member)},
+            personal={"phone": decrypt_phone(self.keyring, member), "phone_masked": member.phone_masked},
             keyring=self.keyring,
+            member_id=member.id,
         )
         return s.Verified(
             status="verified",
@@ -543,6 +544,7 @@ class FlowService:
             event_type="receipt.closed",
             context=_context(program, venue),
             occurred_at=now,
+            member_id=visit.member_id,
             data={
                 "visit_id": str(visit.id),
                 "receipt_id": str(receipt.id),
@@ -676,6 +678,7 @@ class FlowService:
                 event_type="receipt.refunded",
                 context=_context(program, venue),
                 occurred_at=now,
+                member_id=receipt.member_id,
                 data={
                     "receipt_id": str(receipt.id),
                     "refund_id": str(refund.id),

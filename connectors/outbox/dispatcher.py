@@ -1,0 +1,396 @@
+"""The outbox dispatcher: claims due deliveries, delivers them, records every attempt.
+
+Claims use SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite's BEGIN IMMEDIATE lets one
+process claim at a time) and a lease (claimed_until): a claim held by a process that died is
+taken back when its lease runs out, 60 s by default. Only the oldest open delivery of each
+(connector, member) is claimable, so per-member order holds and one stuck member blocks only
+itself. First attempts sort before retries, so a backlog of retries never starves fresh events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from connectors.base import Attempt, ConnectorConfig, DeliveryJob, Destination
+from connectors.errors import (
+    DeliveryError,
+    GoneError,
+    OutcomeUnknownError,
+    PermanentError,
+    RateLimitError,
+    ReconsentError,
+    TransientError,
+)
+from connectors.models import Connector, Delivery, DeliveryAttempt
+from connectors.outbox import backoff
+from connectors.outbox.models import OutboxEvent
+from connectors.outbox.writer import personal_aad
+from connectors.secrets import config_of
+from hub.clock import Clock
+from hub.crypto import Keyring
+from hub.db import Database
+from routing.fanout import cut_personal
+
+log = logging.getLogger("hub.dispatcher")
+OPEN = ("pending", "retrying")
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    poll_seconds: float = 0.2
+    batch_size: int = 64
+    lease_seconds: float = 60.0
+    attempt_timeout_seconds: float = 45.0
+    per_connector_concurrency: int = 8
+    max_attempts: int = backoff.MAX_ATTEMPTS
+    backoff_base_seconds: float = backoff.BASE_SECONDS
+    backoff_cap_seconds: float = backoff.CAP_SECONDS
+    breaker_after_seconds: float = 900.0  # failing continuously this long → paused
+    breaker_probe_seconds: float = 60.0  # then one probe delivery after this pause
+    reconsent_recheck_seconds: float = 300.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: uuid.UUID
+    connector_id: uuid.UUID
+    attempts: int
+    needs_reconcile: bool
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        database: Database,
+        keyring: Keyring,
+        clock: Clock,
+        destinations: Mapping[str, Destination],
+        settings: DispatchSettings | None = None,
+        worker: str | None = None,
+    ) -> None:
+        self.database = database
+        self.keyring = keyring
+        self.clock = clock
+        self.destinations = destinations
+        self.settings = settings or DispatchSettings()
+        self.worker = worker or worker_name()
+        self._in_flight: dict[uuid.UUID, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll (called after a commit that enqueued events)."""
+        self._wake.set()
+
+    # ---- the loop ----
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("dispatcher %s started", self.worker)
+        while not stop.is_set():
+            try:
+                claimed = await self.claim()
+            except Exception:  # the database may be restarting: wait and go on
+                log.exception("claiming deliveries failed")
+                claimed = []
+            for item in claimed:
+                task = asyncio.create_task(self._deliver_and_release(item))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if not claimed:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait(stop), timeout=self.settings.poll_seconds)
+        await self.drain()
+        log.info("dispatcher %s stopped", self.worker)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def drain(self) -> None:
+        """Let in-flight attempts finish (graceful stop)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def run_until_idle(self, max_rounds: int = 1000) -> int:
+        """Deliver everything due now (tests, replays): claim, deliver, repeat until nothing is due."""
+        done = 0
+        for _ in range(max_rounds):
+            claimed = await self.claim()
+            if not claimed:
+                await self.drain()
+                if not await self.claim_peek():
+                    return done
+                continue
+            await asyncio.gather(*(self._deliver_and_release(c) for c in claimed))
+            done += len(claimed)
+        return done
+
+    async def claim_peek(self) -> bool:
+        async with self.database.sessionmaker() as session:
+            return (await session.scalar(self._due_query(self.clock.now()).limit(1))) is not None
+
+    # ---- claiming ----
+
+    def _due_query(self, now: dt.datetime) -> Any:
+        earlier = aliased(Delivery)
+        head_of_member = ~(
+            select(earlier.id)
+            .where(
+                earlier.connector_id == Delivery.connector_id,
+                earlier.member_key == Delivery.member_key,
+                earlier.id < Delivery.id,
+                earlier.status.in_(OPEN),
+            )
+            .exists()
+        )
+        usable = or_(
+            Connector.status == "active",
+            and_(
+                Connector.status == "paused",
+                Connector.paused_until.is_not(None),
+                Connector.paused_until <= now,
+            ),
+        )
+        return (
+            select(Delivery.id)
+            .join(Connector, Connector.id == Delivery.connector_id)
+            .where(
+                Delivery.status.in_(OPEN),
+                Delivery.next_attempt_at <= now,
+                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+                usable,
+                head_of_member,
+            )
+            .order_by(case((Delivery.attempts == 0, 0), else_=1), Delivery.next_attempt_at, Delivery.id)
+        )
+
+    async def claim(self) -> list[Claimed]:
+        now = self.clock.now()
+        async with self.database.transaction() as session:
+            ids = list(
+                await session.scalars(
+                    self._due_query(now)
+                    .limit(self.settings.batch_size)
+                    .with_for_update(skip_locked=True, of=Delivery)
+                )
+            )
+            if not ids:
+                return []
+            rows = (
+                await session.execute(
+                    select(
+                        Delivery.id,
+                        Delivery.connector_id,
+                        Delivery.attempts,
+                        Delivery.needs_reconcile,
+                        Connector.status,
+                    )
+                    .join(Connector, Connector.id == Delivery.connector_id)
+                    .where(Delivery.id.in_(ids))
+                )
+            ).all()
+            taken = self._within_caps(rows, ids)
+            if taken:
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_([c.delivery_id for c in taken]))
+                    .values(
+                        claimed_by=self.worker,
+                        claimed_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
+                    )
+                )
+        return taken
+
+    def _within_caps(self, rows: Any, order: list[uuid.UUID]) -> list[Claimed]:
+        """Keep each connector within its concurrency (one probe for a paused connector)."""
+        by_id = {r[0]: r for r in rows}
+        taken: list[Claimed] = []
+        for delivery_id in order:
+            _, connector_id, attempts, reconcile, status = by_id[delivery_id]
+            cap = 1 if status == "paused" else self.settings.per_connector_concurrency
+            if self._in_flight.get(connector_id, 0) >= cap:
+                continue
+            self._in_flight[connector_id] = self._in_flight.get(connector_id, 0) + 1
+            taken.append(Claimed(delivery_id, connector_id, attempts, reconcile))
+        return taken
+
+    # ---- delivering ----
+
+    async def _deliver_and_release(self, item: Claimed) -> None:
+        try:
+            await self._deliver(item)
+        except Exception:
+            log.exception(
+                "delivery %s crashed; its lease will expire and it will be retried", item.delivery_id
+            )
+        finally:
+            self._in_flight[item.connector_id] -= 1
+
+    async def _load(self, item: Claimed) -> tuple[ConnectorConfig, DeliveryJob]:
+        async with self.database.sessionmaker() as session:
+            connector = await session.get_one(Connector, item.connector_id)
+            delivery = await session.get_one(Delivery, item.delivery_id)
+            event = await session.get_one(OutboxEvent, delivery.event_id)
+        config = config_of(self.keyring, connector, self.clock.now())
+        personal = None
+        if event.personal_ciphertext is not None:
+            personal = json.loads(self.keyring.decrypt_str(event.personal_ciphertext, personal_aad(event.id)))
+        job = DeliveryJob(
+            delivery_id=delivery.id,
+            event_id=event.id,
+            event_type=event.type,
+            envelope=cut_personal(event.envelope, personal, connector.personal_data),
+            attempt=delivery.attempts + 1,
+            needs_reconcile=delivery.needs_reconcile,
+        )
+        return config, job
+
+    async def _deliver(self, item: Claimed) -> None:
+        config, job = await self._load(item)
+        destination = self.destinations.get(config.kind)
+        attempt = Attempt()
+        started_at = self.clock.now()
+        started = time.perf_counter()
+        error: DeliveryError | None = None
+        try:
+            if destination is None:
+                raise PermanentError(f"no destination for connector kind {config.kind!r}")
+            async with asyncio.timeout(self.settings.attempt_timeout_seconds):
+                if job.needs_reconcile and await destination.reconcile(config, job):
+                    attempt.detail = "already applied at the destination (reconciled)"
+                else:
+                    await destination.deliver(config, job, attempt)
+        except DeliveryError as exc:
+            error = exc
+        except TimeoutError:
+            error = OutcomeUnknownError(f"no answer within {self.settings.attempt_timeout_seconds:.0f} s")
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        async with self.database.transaction() as session:
+            await self._record(session, item, job, attempt, error, started_at, latency_ms)
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        item: Claimed,
+        job: DeliveryJob,
+        attempt: Attempt,
+        error: DeliveryError | None,
+        started_at: dt.datetime,
+        latency_ms: int,
+    ) -> None:
+        now = self.clock.now()
+        delivery = await session.get_one(Delivery, item.delivery_id, with_for_update=True)
+        connector = await session.get_one(Connector, item.connector_id, with_for_update=True)
+        outcome = _outcome(error)
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                connector_id=connector.id,
+                number=delivery.attempts + (0 if isinstance(error, (RateLimitError, ReconsentError)) else 1),
+                worker=self.worker,
+                started_at=started_at,
+                latency_ms=latency_ms,
+                outcome=outcome,
+                status_code=error.status_code if error else attempt.status_code,
+                error=(str(error) if error else attempt.detail or None),
+            )
+        )
+        delivery.claimed_by, delivery.claimed_until = None, None
+        delivery.first_attempt_at = delivery.first_attempt_at or started_at
+        if (
+            delivery.status not in OPEN
+        ):  # an operator acted meanwhile (e.g. it was delivered by another worker)
+            return
+        self._apply(delivery, connector, error, now)
+
+    def _apply(
+        self, delivery: Delivery, connector: Connector, error: DeliveryError | None, now: dt.datetime
+    ) -> None:
+        delivery.last_status_code = error.status_code if error else None
+        delivery.last_error = str(error)[:1000] if error else None
+        if error is None:
+            delivery.status, delivery.delivered_at, delivery.needs_reconcile = "delivered", now, False
+            delivery.attempts += 1
+            connector.last_success_at, connector.failing_since = now, None
+            if connector.status == "paused" and connector.paused_until is not None:
+                connector.status, connector.paused_until, connector.status_reason = "active", None, None
+            return
+        if isinstance(error, ReconsentError):
+            delivery.status = "retrying"
+            delivery.next_attempt_at = now + dt.timedelta(seconds=self.settings.reconsent_recheck_seconds)
+            connector.status, connector.status_reason = "needs_reconsent", str(error)[:500]
+            return
+        if isinstance(error, RateLimitError):
+            delivery.status = "retrying"
+            delivery.next_attempt_at = now + dt.timedelta(seconds=max(1.0, error.retry_after or 1.0))
+            return
+        delivery.attempts += 1
+        connector.last_failure_at = now
+        if isinstance(error, PermanentError):
+            delivery.status = "dead"
+            if isinstance(error, GoneError):
+                connector.status, connector.status_reason = (
+                    "disabled",
+                    f"the destination answered 410 Gone: {error}"[:500],
+                )
+            return
+        self._retry_later(delivery, connector, error, now)
+
+    def _retry_later(
+        self, delivery: Delivery, connector: Connector, error: DeliveryError, now: dt.datetime
+    ) -> None:
+        delivery.needs_reconcile = delivery.needs_reconcile or isinstance(error, OutcomeUnknownError)
+        if delivery.attempts >= self.settings.max_attempts:
+            delivery.status = "dead"
+            return
+        delay = backoff.next_delay(
+            delivery.attempts, base=self.settings.backoff_base_seconds, cap=self.settings.backoff_cap_seconds
+        )
+        if isinstance(error, TransientError) and error.retry_after:
+            delay = max(delay, error.retry_after)
+        delivery.status, delivery.next_attempt_at = "retrying", now + dt.timedelta(seconds=delay)
+        connector.failing_since = connector.failing_since or now
+        failing_for = (now - connector.failing_since).total_seconds()
+        if connector.status in ("active", "paused") and failing_for >= self.settings.breaker_after_seconds:
+            connector.status = "paused"
+            connector.status_reason = f"failing for {failing_for:.0f} s: paused, probing again shortly"
+            connector.paused_until = now + dt.timedelta(seconds=self.settings.breaker_probe_seconds)
+
+
+def _outcome(error: DeliveryError | None) -> str:
+    if error is None:
+        return "delivered"
+    for kind, name in (
+        (GoneError, "gone"),
+        (PermanentError, "permanent"),
+        (ReconsentError, "reconsent"),
+        (RateLimitError, "rate_limited"),
+        (OutcomeUnknownError, "unknown"),
+    ):
+        if isinstance(error, kind):
+            return name
+    return "transient"

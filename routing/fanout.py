@@ -1,0 +1,62 @@
+"""Which connector gets which event, and with which personal data (pure).
+
+A coalition program's connectors get every event of that program; a venue's connectors get the
+events at that venue whatever the program (they learn the guest came through it). Personal data is
+cut to the connector's level: `full` keeps the phone, `masked` shows it masked, `none` drops the
+member's contact entirely (the member id and tier stay: they are not contact data).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+EVENT_TYPES = ("visit.verified", "receipt.closed", "receipt.refunded", "referral.visited")
+PERSONAL_LEVELS = ("none", "masked", "full")
+
+
+@dataclass(frozen=True)
+class Route:
+    connector_id: uuid.UUID
+    owner_program_id: uuid.UUID | None
+    owner_venue_id: uuid.UUID | None
+    events: frozenset[str]
+    is_enabled: bool = True
+
+
+def route(
+    event_type: str, program_id: uuid.UUID, venue_id: uuid.UUID, connectors: Iterable[Route]
+) -> list[uuid.UUID]:
+    """The connectors this event goes to, in a stable order."""
+    chosen = {
+        c.connector_id
+        for c in connectors
+        if c.is_enabled
+        and event_type in c.events
+        and (c.owner_program_id == program_id or c.owner_venue_id == venue_id)
+    }
+    return sorted(chosen)
+
+
+def cut_personal(envelope: dict[str, Any], personal: dict[str, Any] | None, level: str) -> dict[str, Any]:
+    """The envelope as this connector may see it: the phone in full, masked, or not at all.
+
+    `personal` is what was stored encrypted beside the event: {"phone": E.164, "phone_masked": …}.
+    """
+    if level not in PERSONAL_LEVELS:
+        raise ValueError(f"unknown personal data level {level!r}")
+    result = copy.deepcopy(envelope)
+    member = result.get("data", {}).get("member")
+    if not isinstance(member, dict):
+        return result
+    personal = personal or {}
+    if level == "full" and personal.get("phone"):
+        member["phone"] = personal["phone"]
+    elif level == "masked" and personal.get("phone_masked"):
+        member["phone"] = personal["phone_masked"]
+    else:
+        member.pop("phone", None)
+    return result
