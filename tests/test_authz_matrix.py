@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,12 @@ import httpx
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
+from sqlalchemy import select
 
+from connectors.models import Delivery
+from connectors.outbox import EventContext, enqueue
+from hub.clock import utcnow
+from hub.db import Database
 from hub.scope import ROLES, Role
 from tests import builders
 from tests.conftest import ADMIN, bearer, error_of
@@ -58,6 +64,21 @@ TERMINAL_ONLY: Expect = {
 def only_admin(own: str | None = None) -> Expect:
     return {"admin": Allow(own), "concierge": DENY, "partner": DENY, "venue": DENY, "terminal": DENY}
 
+
+MANAGED_CONNECTOR: Expect = {
+    "admin": Allow("connector_2"),
+    "concierge": DENY,
+    "partner": Allow("connector_1", others=("connector_2", "connector_a")),
+    "venue": Allow("connector_1", others=("connector_2", "connector_a")),
+    "terminal": DENY,
+}
+MANAGED_DELIVERY: Expect = {
+    "admin": Allow("delivery_2"),
+    "concierge": DENY,
+    "partner": Allow("delivery_1", others=("delivery_2",)),
+    "venue": Allow("delivery_1", others=("delivery_2",)),
+    "terminal": DENY,
+}
 
 # The world: coalition programs A and B; partners 1 and 2 with venues 1 and 2 and terminals 1 and 2;
 # A's offer at partner 1, B's at partner 2; venue programs L1 and L2 owned by partners 1 and 2; a
@@ -201,6 +222,35 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/v1/visits/{visit_id}/quote"): TERMINAL_ONLY,
     ("POST", "/v1/visits/{visit_id}/receipt"): TERMINAL_ONLY,
     ("POST", "/v1/receipts/{receipt_id}/refund"): TERMINAL_ONLY,
+    # ---- connectors and deliveries: "admin; a venue/partner manages and reads its own" ----
+    ("POST", "/v1/connectors"): {
+        "admin": Allow(),
+        "concierge": DENY,
+        "partner": Allow(),
+        "venue": Allow(),
+        "terminal": DENY,
+    },
+    ("GET", "/v1/connectors"): {
+        "admin": Allow(sees=("connector_1", "connector_2", "connector_a")),
+        "concierge": DENY,
+        "partner": Allow(sees=("connector_1",), hidden=("connector_2", "connector_a")),
+        "venue": Allow(sees=("connector_1",), hidden=("connector_2", "connector_a")),
+        "terminal": DENY,
+    },
+    ("GET", "/v1/connectors/{connector_id}"): MANAGED_CONNECTOR,
+    ("PATCH", "/v1/connectors/{connector_id}"): MANAGED_CONNECTOR,
+    ("DELETE", "/v1/connectors/{connector_id}"): MANAGED_CONNECTOR,
+    ("POST", "/v1/connectors/{connector_id}/signing-secret/rotate"): MANAGED_CONNECTOR,
+    ("POST", "/v1/connectors/{connector_id}/replay"): MANAGED_CONNECTOR,
+    ("GET", "/v1/deliveries"): {
+        "admin": Allow(sees=("delivery_1", "delivery_2")),
+        "concierge": DENY,
+        "partner": Allow(sees=("delivery_1",), hidden=("delivery_2",)),
+        "venue": Allow(sees=("delivery_1",), hidden=("delivery_2",)),
+        "terminal": DENY,
+    },
+    ("GET", "/v1/deliveries/{delivery_id}"): MANAGED_DELIVERY,
+    ("POST", "/v1/deliveries/{delivery_id}/retry"): MANAGED_DELIVERY,
 }
 
 # The tenant-1 object a denied role is tried on (its own side: the refusal is about the role).
@@ -212,6 +262,8 @@ DENIED_TARGET = {
     "venue_id": "venue_1",
     "terminal_id": "terminal_1",
     "offer_id": "offer_a",
+    "connector_id": "connector_1",
+    "delivery_id": "delivery_1",
 }
 # outside /v1: the probes, and the development SMS inbox (404 unless the console gateway is in use)
 NON_API_PATHS = {"/healthz", "/readyz", "/dev/sms"}
@@ -270,12 +322,66 @@ def _request(method: str, path: str, world: World) -> dict[str, Any]:
         ("POST", "/v1/visits/{visit_id}/quote"): lambda: {"json": RECEIPT},
         ("POST", "/v1/visits/{visit_id}/receipt"): lambda: {"json": {**RECEIPT, "check_id": f"c{n}"}},
         ("POST", "/v1/receipts/{receipt_id}/refund"): lambda: {"json": {"reason": "returned"}},
+        ("POST", "/v1/connectors"): lambda: {
+            "json": _connector_body(f"New CRM {n}", {"venue_id": world["venue_1"]["id"]})
+        },
+        ("PATCH", "/v1/connectors/{connector_id}"): lambda: {"json": {"name": f"Renamed {n}"}},
+        ("POST", "/v1/connectors/{connector_id}/replay"): lambda: {
+            "json": {"from": "2000-01-01T00:00:00Z", "status": "dead"}
+        },
     }
     make = bodies.get((method, path))
     return make() if make is not None else {}
 
 
-async def build_world(client: httpx.AsyncClient) -> tuple[World, dict[Role, str]]:
+def _connector_body(name: str, owner: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "rest",
+        "owner": owner,
+        "url": "http://127.0.0.1:9/events",
+        "auth": {"type": "none"},
+    }
+
+
+async def _connectors_and_deliveries(client: httpx.AsyncClient, db: Database, w: World) -> None:
+    """A CRM of each venue and of program A, and one event at each venue so each has a delivery."""
+    for name, owner in (
+        ("connector_1", {"venue_id": w["venue_1"]["id"]}),
+        ("connector_2", {"venue_id": w["venue_2"]["id"]}),
+        ("connector_a", {"program_id": w["program_a"]["id"]}),
+    ):
+        response = await client.post("/v1/connectors", json=_connector_body(name, owner), headers=ADMIN)
+        assert response.status_code == 201, response.text
+        w[name] = response.json()
+    async with db.transaction() as session:
+        for program, venue, partner in (
+            ("program_a", "venue_1", "partner_1"),
+            ("program_b", "venue_2", "partner_2"),
+        ):
+            context = EventContext(
+                program_id=uuid.UUID(w[program]["id"]),
+                program_name=w[program]["name"],
+                venue_id=uuid.UUID(w[venue]["id"]),
+                venue_name=w[venue]["name"],
+                partner_id=uuid.UUID(w[partner]["id"]),
+            )
+            await enqueue(
+                session,
+                event_type="receipt.refunded",
+                context=context,
+                occurred_at=utcnow(),
+                data={"receipt_id": str(uuid.uuid4()), "amount_minor": 100, "reason": "matrix"},
+            )
+    async with db.sessionmaker() as session:
+        for name in ("1", "2"):
+            delivery_id = await session.scalar(
+                select(Delivery.id).where(Delivery.connector_id == uuid.UUID(w[f"connector_{name}"]["id"]))
+            )
+            w[f"delivery_{name}"] = {"id": str(delivery_id)}
+
+
+async def build_world(client: httpx.AsyncClient, db: Database | None = None) -> tuple[World, dict[Role, str]]:
     """Two tenants and a key of every role; returns the objects by name and the keys by role."""
     w: World = {}
     w["partner_1"], w["partner_2"] = await builders.partner(client), await builders.partner(client)
@@ -299,12 +405,22 @@ async def build_world(client: httpx.AsyncClient) -> tuple[World, dict[Role, str]
     }
     spare = await client.post("/v1/keys", json={"role": "admin", "name": "spare"}, headers=ADMIN)
     w["spare_key"] = spare.json()
+    if db is not None:
+        await _connectors_and_deliveries(client, db, w)
     return w, keys
 
 
 async def snapshot(client: httpx.AsyncClient, world: World) -> list[Any]:
     """Everything the admin sees of the world, to show a refused write changed nothing."""
-    paths = ["/v1/programs", "/v1/partners", "/v1/venues", "/v1/offers", "/v1/keys"]
+    paths = [
+        "/v1/programs",
+        "/v1/partners",
+        "/v1/venues",
+        "/v1/offers",
+        "/v1/keys",
+        "/v1/connectors",
+        "/v1/deliveries",
+    ]
     paths += [f"/v1/programs/{world[f'program_{s}']['id']}/members" for s in ("a", "b", "l1", "l2")]
     paths += [f"/v1/venues/{world[f'venue_{s}']['id']}/terminals" for s in ("1", "2")]
     answers = []
@@ -370,10 +486,10 @@ async def test_no_key_is_unauthenticated(client: httpx.AsyncClient, method: str,
 
 
 @pytest.mark.parametrize(("method", "path"), list(MATRIX))
-async def test_route_by_role(client: httpx.AsyncClient, method: str, path: str) -> None:
+async def test_route_by_role(client: httpx.AsyncClient, db: Database, method: str, path: str) -> None:
     """For every role: a refused one gets 403 forbidden and changes nothing; an allowed one gets 2xx on its
     own tenant's object and 403/404 without data (and without change) on the other tenant's."""
-    world, keys = await build_world(client)
+    world, keys = await build_world(client, db)
     expect = MATRIX[(method, path)]
     for role in _in_order(expect):
         try:
