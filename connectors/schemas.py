@@ -51,10 +51,19 @@ class IikoApiLoginAuth(InputStruct, tag_field="type", tag="iiko_api_login"):
     organization_id: uuid.UUID
 
 
-Auth = NoAuth | BearerAuth | ClientCredentialsAuth | RefreshTokenAuth | IikoApiLoginAuth
+class IikoApiKeyAuth(InputStruct, tag_field="type", tag="iiko_api_key"):
+    """iikoCloud's /api/v2/access_token (a one-hour JWT)."""
+
+    api_key: Secret
+    organization_id: uuid.UUID
+    app_id: Short | None = None
+    client_secret: Secret | None = None
+
+
+Auth = NoAuth | BearerAuth | ClientCredentialsAuth | RefreshTokenAuth | IikoApiLoginAuth | IikoApiKeyAuth
 AUTH_FOR_KIND: dict[str, tuple[str, ...]] = {
     "rest": ("none", "bearer", "oauth2_client_credentials", "oauth2_refresh_token"),
-    "iiko": ("iiko_api_login",),
+    "iiko": ("iiko_api_login", "iiko_api_key"),
     "amocrm": ("oauth2_refresh_token",),
 }
 
@@ -68,6 +77,11 @@ class ConnectorSettings(InputStruct):
     timeout_seconds: Annotated[float, msgspec.Meta(ge=1, le=120)] = 30
     max_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
     rate_per_second: Annotated[float, msgspec.Meta(gt=0, le=1000)] | None = None
+    # iiko: mark coalition guests with this customer category (else with a comment line)
+    category_id: uuid.UUID | None = None
+    # iiko: top up this wallet with accrual_percent of each coalition receipt (off unless both are set)
+    accrual_wallet_id: uuid.UUID | None = None
+    accrual_percent: Annotated[float, msgspec.Meta(gt=0, le=100)] | None = None
 
 
 class ConnectorCreate(InputStruct):

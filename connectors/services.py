@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import schemas as s
@@ -244,11 +244,8 @@ async def update_connector(
     connector.url = url
     if data.auth is not UNSET:
         _set_auth(keyring, connector, data.auth)
-        await session.execute(
-            update(ConnectorToken)
-            .where(ConnectorToken.connector_id == connector.id)
-            .values(access_ciphertext=None, refresh_ciphertext=None, expires_at=None)
-        )
+        # the cached tokens belong to the old credentials: the next delivery fetches new ones
+        await session.execute(delete(ConnectorToken).where(ConnectorToken.connector_id == connector.id))
         if connector.status == "needs_reconsent":
             connector.status, connector.status_reason = "active", None  # re-authorised
     for field in ("name", "personal_data"):

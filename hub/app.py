@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.memory import MemoryStore
 
+from connectors.outbox.dispatcher import Dispatcher
+from connectors.runtime import build_destinations, build_runtime
 from hub import plugin
 from hub.api import connectors, dev, flow, keys, registry, system
 from hub.auth import ApiKeyMiddleware, hash_key
@@ -71,6 +74,14 @@ async def start(
 
     app.state.check_url = check
     app.state.http = create_http_session(policy)
+    runtime = build_runtime(app.state.database, app.state.keyring, app.state.clock, app.state.http)
+    app.state.dispatcher = Dispatcher(
+        app.state.database, app.state.keyring, app.state.clock, build_destinations(runtime)
+    )
+    app.state.dispatch_stop = asyncio.Event()
+    app.state.dispatch_task = None
+    if settings.dispatcher == "embedded":
+        app.state.dispatch_task = asyncio.create_task(app.state.dispatcher.run(app.state.dispatch_stop))
     app.state.owns_gateway = gateway is None
     app.state.flow = FlowService(
         app.state.database, app.state.keyring, app.state.clock, gateway or gateway_from_url(settings.sms_url)
@@ -78,6 +89,9 @@ async def start(
 
 
 async def stop(app: Litestar) -> None:
+    app.state.dispatch_stop.set()
+    if app.state.dispatch_task is not None:
+        await app.state.dispatch_task  # finishes in-flight attempts
     await app.state.http.close()
     if app.state.owns_gateway:
         await app.state.flow.gateway.close()

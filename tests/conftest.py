@@ -112,6 +112,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         var_dir=str(tmp_path),
         max_body_bytes=1_048_576,
         egress_allow=("127.0.0.0/8",),  # the test CRMs listen on loopback
+        dispatcher="off",  # tests that deliver run a dispatcher of their own, step by step
     )
 
 

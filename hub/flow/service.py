@@ -545,8 +545,10 @@ class FlowService:
             context=_context(program, venue),
             occurred_at=now,
             member_id=visit.member_id,
+            **await self._member_part(session, visit.member_id),
             data={
                 "visit_id": str(visit.id),
+                "member": {"id": str(visit.member_id), "tier_code": tier_code},
                 "receipt_id": str(receipt.id),
                 "check_id": receipt.check_id,
                 "items": [_event_item(line) for line in receipt.lines],
@@ -640,6 +642,14 @@ class FlowService:
             await self._bonus(session, member, receipt.id, "welcome", welcome)
         return new_code
 
+    async def _member_part(
+        self, session: AsyncSession, member_id: uuid.UUID, _tier: str | None
+    ) -> dict[str, Any]:
+        """The encrypted personal part of an event about this member (connectors get it per their level)."""
+        member = await session.get_one(Member, member_id)
+        phone = decrypt_phone(self.keyring, member)
+        return {"personal": {"phone": phone, "phone_masked": member.phone_masked}, "keyring": self.keyring}
+
     # ---- refund ----
 
     async def refund(self, who: Scope, receipt_id: uuid.UUID, data: s.RefundCreate) -> s.RefundAnswer:
@@ -679,7 +689,9 @@ class FlowService:
                 context=_context(program, venue),
                 occurred_at=now,
                 member_id=receipt.member_id,
+                **await self._member_part(session, receipt.member_id),
                 data={
+                    "member": {"id": str(receipt.member_id)},
                     "receipt_id": str(receipt.id),
                     "refund_id": str(refund.id),
                     "amount_minor": amount,
