@@ -642,9 +642,7 @@ class FlowService:
             await self._bonus(session, member, receipt.id, "welcome", welcome)
         return new_code
 
-    async def _member_part(
-        self, session: AsyncSession, member_id: uuid.UUID, _tier: str | None
-    ) -> dict[str, Any]:
+    async def _member_part(self, session: AsyncSession, member_id: uuid.UUID) -> dict[str, Any]:
         """The encrypted personal part of an event about this member (connectors get it per their level)."""
         member = await session.get_one(Member, member_id)
         phone = decrypt_phone(self.keyring, member)
