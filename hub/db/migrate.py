@@ -19,7 +19,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -37,7 +37,7 @@ def _upgrade_on(connection: Connection, database_url: str, revision: str) -> Non
     command.upgrade(config, revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(database_url: str, revision: str = "heads") -> None:
     """The same migrations from inside a running event loop."""
     from hub.db.engine import Database
 
