@@ -4,6 +4,7 @@ from connectors.models import Connector, ConnectorRef, ConnectorToken, Delivery,
 from connectors.outbox.models import OutboxEvent
 from hub.auth import ApiKey
 from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
+from hub.stats.models import RfmRun, RfmScore, StatsDaily, StatsDailyGuest
 from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Venue
 from pin.models import PinChallenge, SmsSend
 
@@ -24,8 +25,12 @@ __all__ = [
     "Program",
     "Receipt",
     "Refund",
+    "RfmRun",
+    "RfmScore",
     "Scan",
     "SmsSend",
+    "StatsDaily",
+    "StatsDailyGuest",
     "Terminal",
     "Tier",
     "Venue",

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.outbox import EventContext, enqueue
 from hub.clock import Clock
+from hub.concierge import fulfil_referral
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -37,6 +38,7 @@ from hub.flow.errors import (
 from hub.flow.models import BonusEntry, Receipt, Refund, Scan, Visit
 from hub.flow.recognizer import Recognizer
 from hub.scope import Scope
+from hub.stats import rollups
 from partners import rules
 from partners.members import decrypt_phone
 from partners.models import Member, Offer, Program, Terminal, Tier, Venue
@@ -381,6 +383,9 @@ class FlowService:
         )
         session.add(visit)
         await session.flush()
+        referral_id = await fulfil_referral(
+            session, member_id=member.id, venue_id=venue.id, visit_id=visit.id, verified_at=now
+        )
         await enqueue(
             session,
             event_type="visit.verified",
@@ -389,7 +394,7 @@ class FlowService:
             data={
                 "visit_id": str(visit.id),
                 "member": {"id": str(member.id), "tier_code": member.tier_code},
-                "referral_id": None,
+                "referral_id": str(referral_id) if referral_id else None,
                 "verified_at": _iso(now),
             },
             personal={"phone": decrypt_phone(self.keyring, member), "phone_masked": member.phone_masked},
@@ -538,6 +543,7 @@ class FlowService:
                 "Coalition visits are not paid by bonus.", field="pay_with_bonus_minor"
             )
         tier_code = await self._promote(session, program, visit.member_id, receipt, now) or tier_code
+        await rollups.record_receipt(session, visit, receipt, venue)
         visit.status, visit.closed_at = "closed", now
         await enqueue(
             session,
@@ -681,6 +687,7 @@ class FlowService:
             await session.flush()
             program = await session.get_one(Program, receipt.program_id)
             venue = await session.get_one(Venue, receipt.venue_id)
+            await rollups.record_refund(session, receipt, refund, venue)
             await enqueue(
                 session,
                 event_type="receipt.refunded",
