@@ -224,12 +224,139 @@ def secrets() -> None:
     """Keys for secrets and personal data at rest."""
 
 
+@secrets.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every secret and phone under the newest HUB_SECRET_KEYS key (safe to re-run)."""
+    from hub.bootstrap import resolve_keyring
+    from hub.db import Database
+    from hub.rotation import rotate_all
+
+    settings = _settings()
+    keyring = resolve_keyring(settings)
+
+    async def run() -> dict[str, int]:
+        database = Database(settings.database_url)
+        try:
+            with Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+            ) as bar:
+                tasks: dict[str, Any] = {}
+
+                def progress(label: str, done: int, total: int) -> None:
+                    if label not in tasks:
+                        tasks[label] = bar.add_task(label, total=total)
+                    bar.update(tasks[label], completed=done)
+
+                return await rotate_all(database, keyring, progress)
+        finally:
+            await database.dispose()
+
+    counts = _run(run())
+    table = Table("what", "re-encrypted")
+    for label, count in counts.items():
+        table.add_row(label, str(count))
+    console.print(table)
+    console.print("Every value is under the newest key: older keys may now be removed from HUB_SECRET_KEYS.")
+
+
 @secrets.command("generate")
 def secrets_generate() -> None:
     """Print a new key for HUB_SECRET_KEYS (put it first; keep the old ones after it until rotated)."""
     from hub.crypto import generate_secret_key
 
     click.echo(generate_secret_key())
+
+
+# ---- dispatch and deliveries ----
+
+
+@main.command()
+@click.option("--concurrency", default=8, show_default=True, help="Attempts in flight per connector.")
+def dispatch(concurrency: int) -> None:
+    """Run a dispatcher process: deliver outbox events to connectors until SIGTERM or SIGINT."""
+    import signal
+
+    from connectors.outbox.dispatcher import Dispatcher, DispatchSettings
+    from connectors.runtime import build_destinations, build_runtime
+    from hub.bootstrap import configure_logging, resolve_keyring
+    from hub.clock import SystemClock
+    from hub.db import Database
+    from hub.http import EgressPolicy, create_http_session
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+
+    async def run() -> None:
+        database = Database(settings.database_url)
+        http = create_http_session(EgressPolicy.from_settings(settings))
+        clock = SystemClock()
+        keyring = resolve_keyring(settings)
+        dispatcher = Dispatcher(
+            database,
+            keyring,
+            clock,
+            build_destinations(build_runtime(database, keyring, clock, http)),
+            DispatchSettings(per_connector_concurrency=concurrency),
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        console.print(
+            f"dispatcher {dispatcher.worker} running; SIGTERM finishes in-flight attempts and stops"
+        )
+        try:
+            await dispatcher.run(stop)
+        finally:
+            await http.close()
+            await database.dispose()
+
+    _run(run())
+
+
+@main.group()
+def deliveries() -> None:
+    """The delivery log."""
+
+
+@deliveries.command("replay")
+@click.argument("connector_id", type=click.UUID)
+@click.option(
+    "--from",
+    "since",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="UTC date or time to replay from.",
+)
+@click.option("--status", type=click.Choice(["dead", "all"]), default="dead", show_default=True)
+def deliveries_replay(connector_id: uuid.UUID, since: Any, status: str) -> None:
+    """Deliver a connector's dead deliveries again, or every routed event since a time."""
+    import datetime as dt
+
+    from connectors import schemas as cs
+    from connectors import services as connector_services
+    from hub.clock import utcnow
+    from hub.scope import ADMIN
+
+    request = cs.ReplayRequest(from_=since.replace(tzinfo=dt.UTC), status=status)  # type: ignore[arg-type]
+
+    async def work(session: Any) -> int:
+        with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task("replay", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await connector_services.replay(session, ADMIN, connector_id, request, utcnow(), progress)
+
+    from hub.errors import HubError
+
+    try:
+        count = _run(_with_session(_settings(), work))
+    except HubError as exc:
+        console.print(f"[red]{exc.code}[/red] {exc.message}")
+        raise SystemExit(1) from None
+    console.print(f"{count} deliveries queued again")
 
 
 # ---- openapi ----
