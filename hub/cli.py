@@ -374,21 +374,35 @@ def openapi_document() -> str:
     return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+CRM_EVENTS_PATH = Path("openapi/crm-events.json")
+
+
+def crm_events_document() -> str:
+    from connectors.contract import document
+
+    return json.dumps(document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 @openapi.command("export")
 @click.option("--output", type=click.Path(path_type=Path), default=OPENAPI_PATH, show_default=True)
-@click.option("--check", is_flag=True, help="Fail if the file differs from what the code generates.")
-def openapi_export(output: Path, check: bool) -> None:
-    """Write the hub's OpenAPI document (or check that the checked-in one is current)."""
-    document = openapi_document()
+@click.option("--crm-events", type=click.Path(path_type=Path), default=CRM_EVENTS_PATH, show_default=True)
+@click.option("--check", is_flag=True, help="Fail if a file differs from what the code generates.")
+def openapi_export(output: Path, crm_events: Path, check: bool) -> None:
+    """Write the hub's OpenAPI document and the CRM events contract (or check they are current)."""
+    documents = ((output, openapi_document()), (crm_events, crm_events_document()))
     if check:
-        if not output.exists() or output.read_text() != document:
-            console.print(f"[red]{output} is stale[/red]: run `coalition-hub openapi export` and commit it.")
+        stale = [str(path) for path, text in documents if not path.exists() or path.read_text() != text]
+        if stale:
+            console.print(
+                f"[red]stale: {', '.join(stale)}[/red]: run `coalition-hub openapi export` and commit."
+            )
             raise SystemExit(1)
-        console.print(f"{output} is current")
+        console.print(", ".join(str(p) for p, _ in documents) + " are current")
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(document)
-    console.print(f"wrote {output}")
+    for path, text in documents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        console.print(f"wrote {path}")
 
 
 # ---- members ----

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from sqlalchemy import func, select, update
 
 from connectors.base import ConnectorConfig, Runtime
+from connectors.contract import EVENTS
 from connectors.models import Delivery, DeliveryAttempt
 from connectors.outbox.dispatcher import Dispatcher, DispatchSettings
 from connectors.refs import DbRefStore
@@ -112,6 +114,8 @@ async def test_program_connector_gets_signed_events_in_order(
     assert visit["data"]["member"]["phone"].startswith("+7916")
     assert crm.headers[0]["webhook-id"] == visit["id"]
     assert crm.bad_signatures == 0
+    for envelope in crm.received:  # what was sent is what openapi/crm-events.json promises
+        msgspec.convert(envelope, EVENTS[envelope["type"]], strict=False)
 
 
 async def test_personal_data_is_cut_per_connector(
