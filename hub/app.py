@@ -16,7 +16,7 @@ from litestar.stores.memory import MemoryStore
 from connectors.outbox.dispatcher import Dispatcher
 from connectors.runtime import build_destinations, build_runtime
 from hub import plugin
-from hub.api import connectors, dev, flow, keys, registry, system
+from hub.api import connectors, dev, flow, keys, referrals, registry, system
 from hub.auth import ApiKeyMiddleware, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
@@ -126,6 +126,7 @@ def create_app(
             *registry.CONTROLLERS,
             *flow.CONTROLLERS,
             *connectors.CONTROLLERS,
+            *referrals.CONTROLLERS,
         ],
         lifespan=[lifespan],
         dependencies={

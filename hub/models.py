@@ -3,6 +3,7 @@
 from connectors.models import Connector, ConnectorRef, ConnectorToken, Delivery, DeliveryAttempt
 from connectors.outbox.models import OutboxEvent
 from hub.auth import ApiKey
+from hub.concierge.models import Referral
 from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
 from hub.stats.models import RfmRun, RfmScore, StatsDaily, StatsDailyGuest
 from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Venue
@@ -24,6 +25,7 @@ __all__ = [
     "PinChallenge",
     "Program",
     "Receipt",
+    "Referral",
     "Refund",
     "RfmRun",
     "RfmScore",

@@ -19,6 +19,8 @@ from hub.api.params import (
     Session,
 )
 from hub.auth import allow, create_key, revoke_keys_of_terminal
+from hub.concierge import history
+from hub.concierge.schemas import MemberProfile
 from hub.errors import InvalidInputError
 from hub.schema import Page
 from partners import members as member_service
@@ -142,9 +144,13 @@ class MemberController(Controller):
     path = "/v1/members"
     tags = ["registry"]
 
-    @get("/{member_id:uuid}", guards=[READERS], summary="A member (phone masked)")
-    async def get_member(self, db_session: Session, principal: Principal, member_id: PathId) -> MemberRead:
-        return member_service.member_read(await member_service.load_member(db_session, principal, member_id))
+    @get(
+        "/{member_id:uuid}",
+        guards=[READERS],
+        summary="A member (phone masked) with tier, visit totals and favourite venues",
+    )
+    async def get_member(self, db_session: Session, principal: Principal, member_id: PathId) -> MemberProfile:
+        return await history.member_profile(db_session, principal, member_id)
 
     @patch("/{member_id:uuid}", guards=[allow("admin", "concierge", "partner")], summary="Change a member")
     async def update(
