@@ -489,3 +489,10 @@ def demo() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---- statistics ----
+
+from hub.stats.cli import stats  # noqa: E402  # the group lives with its package
+
+main.add_command(stats)

@@ -1,0 +1,168 @@
+"""The coalition summary report (seed 001): cards issued and registered, purchases, average check,
+items per check, by day, week, month, venue or tier."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.scope import Scope
+from hub.stats import schemas as s
+from hub.stats.models import StatsDaily, StatsDailyGuest
+from hub.stats.service import Sums, date_range, sums_by, visible_program
+from partners.models import Member, Venue
+
+
+def bucket(day: dt.date, group_by: str) -> tuple[str, str]:
+    """(key, label) of a day's period: the ISO date, the ISO week's Monday, or the month."""
+    if group_by == "week":
+        monday = day - dt.timedelta(days=day.weekday())
+        year, week, _ = day.isocalendar()
+        return monday.isoformat(), f"{year}-W{week:02d}"
+    if group_by == "month":
+        return day.strftime("%Y-%m"), day.strftime("%Y-%m")
+    return day.isoformat(), day.isoformat()
+
+
+def _as_date(value: Any) -> dt.date:
+    """func.date() gives a date on PostgreSQL and ISO text on SQLite."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _utc_day(session: AsyncSession, column: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+async def summary(
+    session: AsyncSession,
+    who: Scope,
+    program_id: uuid.UUID,
+    *,
+    now: dt.datetime,
+    group_by: s.GroupBy = "month",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> s.SummaryReport:
+    """Cards issued = members created (UTC days); registered = members whose first purchase in the
+    program fell in the period; purchases are net of refunds and count receipts not refunded in full."""
+    program = await visible_program(session, who, program_id)
+    start, end = date_range(date_from, date_to, now.date())
+    daily = [StatsDaily.program_id == program.id, StatsDaily.local_date.between(start, end)]
+    labels: dict[str, str] = {}
+    purchases: dict[str, Sums] = defaultdict(Sums)
+    issued: dict[str, int] = defaultdict(int)
+    registered: dict[str, int] = defaultdict(int)
+    since = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    created = [Member.program_id == program.id, Member.created_at >= since, Member.created_at < until]
+    first = (
+        select(StatsDailyGuest.member_id, func.min(StatsDailyGuest.local_date).label("day"))
+        .where(StatsDailyGuest.program_id == program.id)
+        .group_by(StatsDailyGuest.member_id)
+        .subquery()
+    )
+    in_range = first.c.day.between(start, end)
+    if group_by in ("day", "week", "month"):
+        for day, sums in (await sums_by(session, daily, StatsDaily.local_date)).items():
+            key, labels[key] = bucket(day, group_by)
+            purchases[key] = _plus(purchases[key], sums)
+        utc_day = _utc_day(session, Member.created_at)
+        for day, n in await session.execute(select(utc_day, func.count()).where(*created).group_by(utc_day)):
+            key, labels[key] = bucket(_as_date(day), group_by)
+            issued[key] += int(n)
+        for day, n in await session.execute(
+            select(first.c.day, func.count()).where(in_range).group_by(first.c.day)
+        ):
+            key, labels[key] = bucket(_as_date(day), group_by)
+            registered[key] += int(n)
+    elif group_by == "tier":
+        for tier, sums in (await sums_by(session, daily, StatsDaily.tier_code)).items():
+            purchases[tier] = sums
+        for tier, n in await session.execute(
+            select(Member.tier_code, func.count()).where(*created).group_by(Member.tier_code)
+        ):
+            issued[tier or ""] += int(n)
+        joined = select(Member.tier_code, func.count()).join(first, first.c.member_id == Member.id)
+        for tier, n in await session.execute(joined.where(in_range).group_by(Member.tier_code)):
+            registered[tier or ""] += int(n)
+        labels = {key: key or "no tier" for key in {*purchases, *issued, *registered}}
+    else:
+        await _by_venue(session, program.id, daily, first, in_range, purchases, registered, labels)
+    total_registered = int(await session.scalar(select(func.count()).select_from(first).where(in_range)) or 0)
+    total_issued = int(await session.scalar(select(func.count()).select_from(Member).where(*created)) or 0)
+    total = _plus(Sums(), *purchases.values())
+    return s.SummaryReport(
+        program_id=program.id,
+        currency=program.currency,
+        date_from=start,
+        date_to=end,
+        group_by=group_by,
+        total=_row("total", "total", total, total_issued if group_by != "venue" else None, total_registered),
+        rows=[
+            _row(
+                key,
+                labels[key],
+                purchases.get(key, Sums()),
+                None if group_by == "venue" else issued.get(key, 0),
+                registered.get(key, 0),
+            )
+            for key in sorted(labels)
+        ],
+    )
+
+
+async def _by_venue(
+    session: AsyncSession,
+    program_id: uuid.UUID,
+    daily: list[ColumnElement[bool]],
+    first: Any,
+    in_range: ColumnElement[bool],
+    purchases: dict[str, Sums],
+    registered: dict[str, int],
+    labels: dict[str, str],
+) -> None:
+    """Per venue: its purchases, and the members whose first purchase day was spent (also) there."""
+    for venue_id, sums in (await sums_by(session, daily, StatsDaily.venue_id)).items():
+        purchases[str(venue_id)] = sums
+    query = (
+        select(StatsDailyGuest.venue_id, func.count(func.distinct(StatsDailyGuest.member_id)))
+        .join(
+            first,
+            (first.c.member_id == StatsDailyGuest.member_id) & (first.c.day == StatsDailyGuest.local_date),
+        )
+        .where(StatsDailyGuest.program_id == program_id, in_range)
+        .group_by(StatsDailyGuest.venue_id)
+    )
+    for venue_id, n in await session.execute(query):
+        registered[str(venue_id)] = int(n)
+    ids = [uuid.UUID(key) for key in {*purchases, *registered}]
+    for venue_id, name in await session.execute(select(Venue.id, Venue.name).where(Venue.id.in_(ids))):
+        labels[str(venue_id)] = name
+
+
+def _plus(first: Sums, *more: Sums) -> Sums:
+    total = Sums(**vars(first))
+    for part in more:
+        for name, value in vars(part).items():
+            setattr(total, name, getattr(total, name) + value)
+    return total
+
+
+def _row(key: str, label: str, sums: Sums, issued: int | None, registered: int) -> s.SummaryRow:
+    return s.SummaryRow(
+        key=key,
+        label=label,
+        cards_issued=issued,
+        registered=registered,
+        purchase_sum_minor=sums.net_check_minor,
+        purchase_count=sums.receipts,
+        average_check_minor=sums.average_check_minor,
+        items_per_check=round(sums.items / sums.visits, 2) if sums.visits else 0.0,
+    )
