@@ -71,6 +71,13 @@ class TierIn(InputStruct):
     promote_when: PromoteWhen | None = None
 
 
+class ProgramFees(InputStruct):
+    """What the coalition charges a venue for the guests a program brings (none when both are absent)."""
+
+    per_visit_minor: Annotated[int, msgspec.Meta(ge=0, le=10**9)] | None = None
+    percent_of_check: Annotated[float, msgspec.Meta(ge=0, le=50)] | None = None
+
+
 SmsTemplate = Annotated[str, msgspec.Meta(min_length=5, max_length=300)]
 DEFAULT_SMS_TEMPLATE = "{pin} is your PIN for {program}. Do not share it."
 
@@ -84,6 +91,7 @@ class ProgramCreate(InputStruct):
     owner_partner_id: uuid.UUID | None = None
     pin: PinPolicy = msgspec.field(default_factory=PinPolicy)
     sms_template: SmsTemplate = DEFAULT_SMS_TEMPLATE
+    fees: ProgramFees = msgspec.field(default_factory=ProgramFees)
 
 
 class ProgramUpdate(InputStruct):
@@ -92,6 +100,7 @@ class ProgramUpdate(InputStruct):
     card_rules: Annotated[list[CardRule], msgspec.Meta(max_length=100)] | UnsetType = UNSET
     pin: PinPolicy | UnsetType = UNSET
     sms_template: SmsTemplate | UnsetType = UNSET
+    fees: ProgramFees | UnsetType = UNSET  # from now on: statements of earlier sales keep their fees
 
 
 class TierRead(OutputStruct):
@@ -114,6 +123,7 @@ class ProgramRead(OutputStruct):
     pin: PinPolicy
     sms_template: str
     tiers: list[TierRead]
+    fees: ProgramFees
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -193,6 +203,20 @@ class TerminalCreated(OutputStruct):
 # ---- offers ----
 
 
+class FundingIn(InputStruct):
+    """Who funds an offer's discount, in percent summing to 100; give one and the other is the rest."""
+
+    coalition_percent: Percent | None = None
+    venue_percent: Percent | None = None
+
+
+class Funding(OutputStruct):
+    """Who funds an offer's discount: settlement splits each discount granted under it so."""
+
+    coalition_percent: float
+    venue_percent: float
+
+
 class OfferCreate(InputStruct):
     program_id: uuid.UUID
     discount_percent: Percent
@@ -204,7 +228,8 @@ class OfferCreate(InputStruct):
         default_factory=list
     )
     perks: Annotated[list[Perk], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
-    coalition_funded_percent: Percent = 0
+    funding: FundingIn | None = None
+    coalition_funded_percent: Percent | None = None  # before `funding`; still accepted, must agree with it
 
 
 class OfferUpdate(InputStruct):
@@ -212,7 +237,8 @@ class OfferUpdate(InputStruct):
     max_discount_minor: MinorUnits | UnsetType | None = UNSET
     excluded_categories: Annotated[list[Category], msgspec.Meta(max_length=50)] | UnsetType = UNSET
     perks: Annotated[list[Perk], msgspec.Meta(max_length=20)] | UnsetType = UNSET
-    coalition_funded_percent: Percent | UnsetType = UNSET
+    funding: FundingIn | UnsetType = UNSET
+    coalition_funded_percent: Percent | UnsetType = UNSET  # before `funding`; still accepted
     is_active: bool | UnsetType = UNSET
 
 
@@ -226,7 +252,8 @@ class OfferRead(OutputStruct):
     max_discount_minor: int | None
     excluded_categories: list[str]
     perks: list[str]
-    coalition_funded_percent: float
+    funding: Funding
+    coalition_funded_percent: float  # = funding.coalition_percent, kept for older clients
     is_active: bool
     created_at: dt.datetime
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import re
 import uuid
 import zoneinfo
@@ -33,8 +34,11 @@ from partners.errors import (
     VenueNotFoundError,
 )
 from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Venue
+from partners.rules import BP
 from partners.schemas import (
     CardRule,
+    Funding,
+    FundingIn,
     OfferCreate,
     OfferRead,
     OfferUpdate,
@@ -45,6 +49,7 @@ from partners.schemas import (
     PinPolicy,
     PrefixRule,
     ProgramCreate,
+    ProgramFees,
     ProgramRead,
     ProgramUpdate,
     PromoteWhen,
@@ -56,6 +61,7 @@ from partners.schemas import (
     VenueRead,
     VenueUpdate,
 )
+from partners.settlement import FeeTerms, fee_entry, fee_schedule
 
 
 def to_bp(percent: float) -> int:
@@ -164,8 +170,33 @@ def program_read(program: Program) -> ProgramRead:
         pin=msgspec.convert(program.pin_policy, PinPolicy),
         sms_template=program.sms_template,
         tiers=[_tier_read(t) for t in program.tiers],
+        fees=_fees_read(program.fees),
         created_at=program.created_at,
         updated_at=program.updated_at,
+    )
+
+
+def _fees_read(stored: dict[str, Any]) -> ProgramFees:
+    """The fees in force now: the last entry of the program's fee schedule."""
+    schedule = fee_schedule(stored)
+    if not schedule:
+        return ProgramFees()
+    current = schedule[-1]
+    return ProgramFees(
+        per_visit_minor=current.per_visit_minor or None,
+        percent_of_check=from_bp(current.percent_of_check_bp or None),
+    )
+
+
+def _fee_terms(kind: str, fees: ProgramFees, effective_at: dt.datetime | None) -> FeeTerms:
+    if kind == "venue" and (fees.per_visit_minor or fees.percent_of_check):
+        raise InvalidInputError(
+            "Fees are what a coalition charges venues; a venue program has none.", field="fees"
+        )
+    return FeeTerms(
+        effective_at=effective_at,
+        per_visit_minor=fees.per_visit_minor or 0,
+        percent_of_check_bp=to_bp(fees.percent_of_check or 0),
     )
 
 
@@ -210,7 +241,7 @@ async def create_program(session: AsyncSession, data: ProgramCreate) -> ProgramR
         card_rules=msgspec.to_builtins(rules),
         pin_policy=msgspec.to_builtins(data.pin),
         sms_template=data.sms_template,
-        fees={},
+        fees={"schedule": [fee_entry(_fee_terms(data.kind, data.fees, None))]},
         signing_public_keys=[],
         tiers=[_tier_row(i, t) for i, t in enumerate(data.tiers)],
     )
@@ -259,8 +290,13 @@ async def _tiers_in_use(session: AsyncSession, program_id: uuid.UUID, codes: set
 
 
 async def update_program(
-    session: AsyncSession, scope: Scope, program_id: uuid.UUID, data: ProgramUpdate
+    session: AsyncSession,
+    scope: Scope,
+    program_id: uuid.UUID,
+    data: ProgramUpdate,
+    now: dt.datetime | None = None,
 ) -> ProgramRead:
+    """Change a program; new fees apply to sales from `now` on (earlier statements keep theirs)."""
     program = await load_program(session, scope, program_id)
     if data.name is not UNSET and data.name != program.name:
         await _ensure_unique_name(session, Program.name, data.name, program.id)
@@ -274,6 +310,9 @@ async def update_program(
         program.sms_template = data.sms_template
     if data.tiers is not UNSET:
         await _replace_tiers(session, program, data.tiers)
+    if data.fees is not UNSET and data.fees != _fees_read(program.fees):
+        terms = _fee_terms(program.kind, data.fees, now or utcnow())
+        program.fees = {"schedule": [*program.fees.get("schedule", []), fee_entry(terms)]}
     await session.flush()
     await session.refresh(program, ["updated_at"])
     return program_read(program)
@@ -512,10 +551,36 @@ def offer_read(offer: Offer) -> OfferRead:
         max_discount_minor=offer.max_discount_minor,
         excluded_categories=list(offer.excluded_categories),
         perks=list(offer.perks),
+        funding=Funding(
+            coalition_percent=offer.coalition_funded_bp / 100,
+            venue_percent=(BP - offer.coalition_funded_bp) / 100,
+        ),
         coalition_funded_percent=offer.coalition_funded_bp / 100,
         is_active=offer.is_active,
         created_at=offer.created_at,
     )
+
+
+def coalition_funded_bp(funding: FundingIn | None, legacy_percent: float | None) -> int | None:
+    """The coalition's share in basis points from `funding` (or the older coalition_funded_percent)."""
+    legacy = None if legacy_percent is None else to_bp(legacy_percent)
+    if funding is None:
+        return legacy
+    coalition = None if funding.coalition_percent is None else to_bp(funding.coalition_percent)
+    venue = None if funding.venue_percent is None else to_bp(funding.venue_percent)
+    if coalition is None and venue is None:
+        raise InvalidInputError("funding needs coalition_percent or venue_percent.", field="funding")
+    if coalition is not None and venue is not None and coalition + venue != BP:
+        raise InvalidInputError(
+            "funding.coalition_percent and funding.venue_percent must sum to 100.", field="funding"
+        )
+    result = coalition if coalition is not None else BP - (venue or 0)
+    if legacy is not None and legacy != result:
+        raise InvalidInputError(
+            "coalition_funded_percent disagrees with funding; send funding alone.",
+            field="coalition_funded_percent",
+        )
+    return result
 
 
 async def create_offer(session: AsyncSession, data: OfferCreate) -> OfferRead:
@@ -541,7 +606,7 @@ async def create_offer(session: AsyncSession, data: OfferCreate) -> OfferRead:
         max_discount_minor=data.max_discount_minor,
         excluded_categories=sorted(set(data.excluded_categories)),
         perks=list(dict.fromkeys(data.perks)),
-        coalition_funded_bp=to_bp(data.coalition_funded_percent),
+        coalition_funded_bp=coalition_funded_bp(data.funding, data.coalition_funded_percent) or 0,
         is_active=True,
     )
     session.add(offer)
@@ -584,8 +649,12 @@ async def update_offer(
     offer = await _load_offer(session, scope, offer_id)
     if data.discount_percent is not UNSET:
         offer.discount_bp = to_bp(data.discount_percent)
-    if data.coalition_funded_percent is not UNSET:
-        offer.coalition_funded_bp = to_bp(data.coalition_funded_percent)
+    funding = coalition_funded_bp(
+        None if data.funding is UNSET else data.funding,
+        None if data.coalition_funded_percent is UNSET else data.coalition_funded_percent,
+    )
+    if funding is not None:  # visits already verified keep the share they were opened with
+        offer.coalition_funded_bp = funding
     if data.excluded_categories is not UNSET:
         offer.excluded_categories = sorted(set(data.excluded_categories))
     if data.perks is not UNSET:
