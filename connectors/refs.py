@@ -16,7 +16,7 @@ class DbRefStore:
         self.database = database
 
     async def get(self, connector_id: uuid.UUID, kind: str, key: str) -> str | None:
-        async with self.database.sessionmaker() as session:
+        async with self.database.reader() as session:
             value: str | None = await session.scalar(
                 select(ConnectorRef.value).where(
                     ConnectorRef.connector_id == connector_id,

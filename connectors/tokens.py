@@ -130,7 +130,7 @@ class DbTokenSource:
         return fetcher
 
     async def _cached(self, connector_id: uuid.UUID) -> str | None:
-        async with self._database.sessionmaker() as session:
+        async with self._database.reader() as session:
             row = await session.get(ConnectorToken, connector_id)
         if row is None or not is_fresh(row.expires_at, row.refreshed_at, self._clock.now(), self._margin):
             return None

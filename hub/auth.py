@@ -132,7 +132,7 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
             raise UnauthenticatedError()
         state = connection.app.state
         database: Database = state.database
-        async with database.sessionmaker() as session:
+        async with database.reader() as session:
             scope = await authenticate(session, token, state.bootstrap_admin_hash)
         if scope is None:
             raise UnauthenticatedError("This API key is unknown or revoked.")

@@ -91,7 +91,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 return record.id
         except IntegrityError:
             pass
-        async with database.sessionmaker() as session:
+        async with database.reader() as session:
             existing = await session.scalar(
                 select(IdempotencyRecord).where(
                     IdempotencyRecord.principal == owner, IdempotencyRecord.key == key

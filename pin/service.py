@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.crypto import Keyring
@@ -54,17 +54,32 @@ def secret_aad(challenge_id: uuid.UUID) -> str:
     return f"pin.secret:{challenge_id}"
 
 
-async def _sends_since(
-    session: AsyncSession, column: Any, value: uuid.UUID, since: dt.datetime
-) -> tuple[int, Any]:
+async def _window(
+    session: AsyncSession, column: Any, value: uuid.UUID, windows: tuple[dt.timedelta, ...], now: dt.datetime
+) -> list[tuple[int, dt.datetime | None]]:
+    """(sends, oldest send) in each window, counted in one query."""
+    since = [now - window for window in windows]
+    counted = SmsSend.status.in_(COUNTED)
+    columns: list[Any] = []
+    for start in since:
+        inside = and_(counted, SmsSend.created_at > start)
+        columns += [func.count().filter(inside), func.min(SmsSend.created_at).filter(inside)]
     row = (
-        await session.execute(
-            select(func.count(), func.min(SmsSend.created_at)).where(
-                column == value, SmsSend.created_at > since, SmsSend.status.in_(COUNTED)
-            )
-        )
+        await session.execute(select(*columns).where(column == value, SmsSend.created_at > min(since)))
     ).one()
-    return int(row[0]), row[1]
+    return [(int(row[2 * i]), row[2 * i + 1]) for i in range(len(windows))]
+
+
+def _refuse(
+    count: int, oldest: dt.datetime | None, limit: int, window: dt.timedelta, who: str, now: dt.datetime
+) -> None:
+    if count < limit or oldest is None:
+        return
+    oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
+    retry = int((oldest_at + window - now).total_seconds()) + 1
+    raise RateLimitedError(
+        f"Too many PIN messages for this {who}; try again in {retry} s.", retry_after=retry, limit=who
+    )
 
 
 async def check_send_limits(
@@ -75,20 +90,16 @@ async def check_send_limits(
     policy: PinPolicyValues,
     now: dt.datetime,
 ) -> None:
-    """Raise 429 with Retry-After when the card or the terminal has used its SMS budget."""
-    limits = (
-        (SmsSend.terminal_id, terminal_id, TEN_MINUTES, policy.max_sends_per_terminal_10min, "terminal"),
-        (SmsSend.member_id, member_id, TEN_MINUTES, policy.max_sends_per_card_10min, "card"),
-        (SmsSend.member_id, member_id, ONE_DAY, policy.max_sends_per_card_day, "card"),
+    """Raise 429 with Retry-After when the terminal or the card has used its SMS budget."""
+    ((terminal_count, terminal_oldest),) = await _window(
+        session, SmsSend.terminal_id, terminal_id, (TEN_MINUTES,), now
     )
-    for column, value, window, limit, who in limits:
-        count, oldest = await _sends_since(session, column, value, now - window)
-        if count >= limit:
-            oldest_at: dt.datetime = oldest if oldest.tzinfo else oldest.replace(tzinfo=dt.UTC)
-            retry = int((oldest_at + window - now).total_seconds()) + 1
-            raise RateLimitedError(
-                f"Too many PIN messages for this {who}; try again in {retry} s.", retry_after=retry, limit=who
-            )
+    _refuse(
+        terminal_count, terminal_oldest, policy.max_sends_per_terminal_10min, TEN_MINUTES, "terminal", now
+    )
+    short, day = await _window(session, SmsSend.member_id, member_id, (TEN_MINUTES, ONE_DAY), now)
+    _refuse(*short, policy.max_sends_per_card_10min, TEN_MINUTES, "card", now)
+    _refuse(*day, policy.max_sends_per_card_day, ONE_DAY, "card", now)
 
 
 def _new_send(challenge: PinChallenge, now: dt.datetime) -> SmsSend:
@@ -172,13 +183,22 @@ async def prepare_resend(
 
 async def mark_sent(
     session: AsyncSession, pending: PendingSend, message_id: str, policy: PinPolicyValues, now: dt.datetime
-) -> PinChallenge:
-    send = await session.get_one(SmsSend, pending.send_id)
-    send.status, send.message_id = "sent", message_id[:100]
-    challenge = await session.get_one(PinChallenge, pending.challenge_id)
-    challenge.sent_at = now
-    challenge.resend_available_at = now + dt.timedelta(seconds=policy.resend_after_seconds)
-    return challenge
+) -> tuple[dt.datetime, dt.datetime]:
+    """The SMS centre took it: count the send, start the resend timer; (expires_at, resend_available_at)."""
+    await session.execute(
+        update(SmsSend)
+        .where(SmsSend.id == pending.send_id)
+        .values(status="sent", message_id=message_id[:100])
+    )
+    resend_at = now + dt.timedelta(seconds=policy.resend_after_seconds)
+    expires_at = await session.scalar(
+        update(PinChallenge)
+        .where(PinChallenge.id == pending.challenge_id)
+        .values(sent_at=now, resend_available_at=resend_at)
+        .returning(PinChallenge.expires_at)
+    )
+    assert expires_at is not None  # noqa: S101  # the challenge was written before the send
+    return expires_at, resend_at
 
 
 async def mark_failed(session: AsyncSession, pending: PendingSend) -> None:

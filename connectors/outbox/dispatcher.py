@@ -150,7 +150,7 @@ class Dispatcher:
         return done
 
     async def claim_peek(self) -> bool:
-        async with self.database.sessionmaker() as session:
+        async with self.database.reader() as session:
             return (await session.scalar(self._due_query(self.clock.now()).limit(1))) is not None
 
     # ---- claiming ----
@@ -251,7 +251,7 @@ class Dispatcher:
             self._in_flight[item.connector_id] -= 1
 
     async def _load(self, item: Claimed) -> tuple[ConnectorConfig, DeliveryJob]:
-        async with self.database.sessionmaker() as session:
+        async with self.database.reader() as session:
             connector = await session.get_one(Connector, item.connector_id)
             delivery = await session.get_one(Delivery, item.delivery_id)
             event = await session.get_one(OutboxEvent, delivery.event_id)

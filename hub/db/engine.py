@@ -25,6 +25,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_on_begin_read(conn: Any) -> None:
+    # a reader needs no write lock: in WAL mode it sees a consistent snapshot while writers go on
+    conn.exec_driver_sql("BEGIN")
+
+
 def _sqlite_on_begin(conn: Any) -> None:
     # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of one
     # failing with "database is locked" when its read transaction tries to become a write.
@@ -49,6 +54,13 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # reads go through their own engine on SQLite, so they never queue behind the write lock
+        self.read_engine = self.engine
+        if self.is_sqlite:
+            self.read_engine = create_async_engine(url, **kwargs)
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(self.read_engine.sync_engine, "begin", _sqlite_on_begin_read)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -56,12 +68,18 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    def reader(self) -> AsyncSession:
+        """A session for reading only (on SQLite it takes no write lock)."""
+        return self.read_sessionmaker()
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def create_database(url: str, **kwargs: Any) -> Database:

@@ -45,7 +45,6 @@ from partners.models import Member, Offer, Program, Terminal, Tier, Venue
 from pin import otp
 from pin import service as pins
 from pin.errors import SmsUnavailableError
-from pin.models import PinChallenge
 from pin.sms import SmsGateway, SmsSendError
 from routing.recognition import Candidate, VenueContext, normalize_code, resolve, usable_here
 
@@ -130,11 +129,9 @@ class FlowService:
                 member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
             )
             masked = member.phone_masked
-        challenge = await self._deliver(pending, phone, text, policy, scan.id)
+        expires_at, resend_at = await self._deliver(pending, phone, text, policy, scan.id)
         answer.pin = s.PinInfo(
-            destination_masked=masked,
-            expires_at=challenge.expires_at,
-            resend_available_at=challenge.resend_available_at,
+            destination_masked=masked, expires_at=expires_at, resend_available_at=resend_at
         )
         return answer
 
@@ -261,7 +258,8 @@ class FlowService:
         text: str,
         policy: pins.PinPolicyValues,
         scan_id: uuid.UUID,
-    ) -> PinChallenge:
+    ) -> tuple[dt.datetime, dt.datetime]:
+        """Send outside any transaction; (expires_at, resend_available_at) once the SMS centre took it."""
         try:
             message_id = await self.gateway.send(phone, text)
         except SmsSendError as exc:
@@ -427,8 +425,8 @@ class FlowService:
             member = await session.get_one(Member, scan.member_id)
             phone = decrypt_phone(self.keyring, member)
             text = program.sms_template.format(pin=pending.code, program=program.name)
-        sent = await self._deliver(pending, phone, text, policy, scan.id)
-        return s.Resent(resend_available_at=sent.resend_available_at, expires_at=sent.expires_at)
+        expires_at, resend_at = await self._deliver(pending, phone, text, policy, scan.id)
+        return s.Resent(resend_available_at=resend_at, expires_at=expires_at)
 
     # ---- receipt ----
 
@@ -440,7 +438,7 @@ class FlowService:
         return visit
 
     async def quote(self, who: Scope, visit_id: uuid.UUID, data: s.QuoteCreate) -> s.QuoteAnswer:
-        async with self.database.sessionmaker() as session:
+        async with self.database.reader() as session:
             visit = await self._visit_here(session, who, visit_id, lock=False)
             program = await session.get_one(Program, visit.program_id)
             _check_currency(program, data.currency)
