@@ -79,10 +79,18 @@ MANAGED_DELIVERY: Expect = {
     "venue": Allow("delivery_1", others=("delivery_2",)),
     "terminal": DENY,
 }
+CONCIERGE_REFERRAL: Expect = {
+    "admin": Allow("referral_b"),
+    "concierge": Allow("referral_a", others=("referral_b",)),
+    "partner": DENY,
+    "venue": DENY,
+    "terminal": DENY,
+}
 
 # The world: coalition programs A and B; partners 1 and 2 with venues 1 and 2 and terminals 1 and 2;
 # A's offer at partner 1, B's at partner 2; venue programs L1 and L2 owned by partners 1 and 2; a
-# member in each program. Keys: admin, concierge(A), partner(1), venue(1), terminal(1).
+# member in each program; a referral of A's member into venue 1 and of B's into venue 2. Keys: admin,
+# concierge(A), partner(1), venue(1), terminal(1).
 # Tenant 1 is what those keys serve; tenant 2 is "another tenant".
 MATRIX: dict[tuple[str, str], Expect] = {
     # ---- API keys: admin only ----
@@ -251,6 +259,30 @@ MATRIX: dict[tuple[str, str], Expect] = {
     },
     ("GET", "/v1/deliveries/{delivery_id}"): MANAGED_DELIVERY,
     ("POST", "/v1/deliveries/{delivery_id}/retry"): MANAGED_DELIVERY,
+    # ---- concierge: referrals and guest history ("concierge", its programs only; admin everything) ----
+    ("POST", "/v1/referrals"): {
+        "admin": Allow(),
+        "concierge": Allow(),
+        "partner": DENY,
+        "venue": DENY,
+        "terminal": DENY,
+    },
+    ("GET", "/v1/referrals"): {
+        "admin": Allow(sees=("referral_a", "referral_b")),
+        "concierge": Allow(sees=("referral_a",), hidden=("referral_b",)),
+        "partner": DENY,
+        "venue": DENY,
+        "terminal": DENY,
+    },
+    ("GET", "/v1/referrals/{referral_id}"): CONCIERGE_REFERRAL,
+    ("POST", "/v1/referrals/{referral_id}/cancel"): CONCIERGE_REFERRAL,
+    ("GET", "/v1/members/{member_id}/visits"): {
+        "admin": Allow("member_b"),
+        "concierge": Allow("member_a", others=("member_b", "member_l1")),
+        "partner": DENY,
+        "venue": DENY,
+        "terminal": DENY,
+    },
 }
 
 # The tenant-1 object a denied role is tried on (its own side: the refusal is about the role).
@@ -264,6 +296,7 @@ DENIED_TARGET = {
     "offer_id": "offer_a",
     "connector_id": "connector_1",
     "delivery_id": "delivery_1",
+    "referral_id": "referral_a",
 }
 # outside /v1: the probes, and the development SMS inbox (404 unless the console gateway is in use)
 NON_API_PATHS = {"/healthz", "/readyz", "/dev/sms"}
@@ -329,6 +362,7 @@ def _request(method: str, path: str, world: World) -> dict[str, Any]:
         ("POST", "/v1/connectors/{connector_id}/replay"): lambda: {
             "json": {"from": "2000-01-01T00:00:00Z", "status": "dead"}
         },
+        ("POST", "/v1/referrals"): lambda: {"json": _referral_body(world, "a", "1")},
     }
     make = bodies.get((method, path))
     return make() if make is not None else {}
@@ -341,6 +375,15 @@ def _connector_body(name: str, owner: dict[str, str]) -> dict[str, Any]:
         "owner": owner,
         "url": "http://127.0.0.1:9/events",
         "auth": {"type": "none"},
+    }
+
+
+def _referral_body(world: World, program: str, venue: str) -> dict[str, Any]:
+    return {
+        "program_id": world[f"program_{program}"]["id"],
+        "member_id": world[f"member_{program}"]["id"],
+        "venue_id": world[f"venue_{venue}"]["id"],
+        "expected_at": "2026-11-20T20:00:00Z",
     }
 
 
@@ -405,6 +448,10 @@ async def build_world(client: httpx.AsyncClient, db: Database | None = None) -> 
     }
     spare = await client.post("/v1/keys", json={"role": "admin", "name": "spare"}, headers=ADMIN)
     w["spare_key"] = spare.json()
+    for name, program, venue in (("referral_a", "a", "1"), ("referral_b", "b", "2")):
+        booked = await client.post("/v1/referrals", json=_referral_body(w, program, venue), headers=ADMIN)
+        assert booked.status_code == 201, booked.text
+        w[name] = booked.json()
     if db is not None:
         await _connectors_and_deliveries(client, db, w)
     return w, keys
@@ -420,6 +467,7 @@ async def snapshot(client: httpx.AsyncClient, world: World) -> list[Any]:
         "/v1/keys",
         "/v1/connectors",
         "/v1/deliveries",
+        "/v1/referrals",
     ]
     paths += [f"/v1/programs/{world[f'program_{s}']['id']}/members" for s in ("a", "b", "l1", "l2")]
     paths += [f"/v1/venues/{world[f'venue_{s}']['id']}/terminals" for s in ("1", "2")]
