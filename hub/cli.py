@@ -272,7 +272,11 @@ def secrets_generate() -> None:
 
 @main.command()
 @click.option("--concurrency", default=8, show_default=True, help="Attempts in flight per connector.")
-def dispatch(concurrency: int) -> None:
+@click.option(
+    "--lease-seconds", default=60.0, show_default=True, help="How long a claim holds if this process dies."
+)
+@click.option("--batch-size", default=64, show_default=True, help="Deliveries claimed at a time.")
+def dispatch(concurrency: int, lease_seconds: float, batch_size: int) -> None:
     """Run a dispatcher process: deliver outbox events to connectors until SIGTERM or SIGINT."""
     import signal
 
@@ -296,7 +300,12 @@ def dispatch(concurrency: int) -> None:
             keyring,
             clock,
             build_destinations(build_runtime(database, keyring, clock, http)),
-            DispatchSettings(per_connector_concurrency=concurrency),
+            DispatchSettings(
+                per_connector_concurrency=concurrency,
+                lease_seconds=lease_seconds,
+                batch_size=batch_size,
+                attempt_timeout_seconds=min(45.0, lease_seconds * 0.75),
+            ),
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
