@@ -87,6 +87,14 @@ CONCIERGE_REFERRAL: Expect = {
     "terminal": DENY,
 }
 
+PROGRAM_REPORT: Expect = {
+    "admin": Allow("program_b"),
+    "concierge": Allow("program_a", others=("program_b", "program_l1")),
+    "partner": DENY,
+    "venue": DENY,
+    "terminal": DENY,
+}
+
 # The world: coalition programs A and B; partners 1 and 2 with venues 1 and 2 and terminals 1 and 2;
 # A's offer at partner 1, B's at partner 2; venue programs L1 and L2 owned by partners 1 and 2; a
 # member in each program; a referral of A's member into venue 1 and of B's into venue 2. Keys: admin,
@@ -259,6 +267,19 @@ MATRIX: dict[tuple[str, str], Expect] = {
     },
     ("GET", "/v1/deliveries/{delivery_id}"): MANAGED_DELIVERY,
     ("POST", "/v1/deliveries/{delivery_id}/retry"): MANAGED_DELIVERY,
+    # ---- statistics: "that venue, its partner, admin; a concierge sees only its programs' part";
+    # program reports, summary and segments: "concierge, admin"; a terminal sees no statistics ----
+    ("GET", "/v1/venues/{venue_id}/stats"): {
+        "admin": Allow("venue_2"),
+        "concierge": Allow("venue_1", others=("venue_2",)),
+        "partner": Allow("venue_1", others=("venue_2",)),
+        "venue": Allow("venue_1", others=("venue_2",)),
+        "terminal": DENY,
+    },
+    ("GET", "/v1/programs/{program_id}/stats"): PROGRAM_REPORT,
+    ("GET", "/v1/programs/{program_id}/summary"): PROGRAM_REPORT,
+    ("GET", "/v1/programs/{program_id}/segments"): PROGRAM_REPORT,
+    ("POST", "/v1/programs/{program_id}/segments/refresh"): PROGRAM_REPORT,
     # ---- concierge: referrals and guest history ("concierge", its programs only; admin everything) ----
     ("POST", "/v1/referrals"): {
         "admin": Allow(),

@@ -18,10 +18,10 @@ from hub.stats.rfm import SEGMENTS
 
 FromParam = Annotated[
     dt.date | None,
-    QueryParameter(query="from", description="first local date (inclusive); default 30 days back"),
+    QueryParameter(name="from", description="first local date (inclusive); default 30 days back"),
 ]
 ToParam = Annotated[
-    dt.date | None, QueryParameter(query="to", description="last local date (inclusive); default today")
+    dt.date | None, QueryParameter(name="to", description="last local date (inclusive); default today")
 ]
 VENUE_READERS = allow("admin", "concierge", "partner", "venue")
 PROGRAM_READERS = allow("admin", "concierge")
@@ -84,7 +84,7 @@ class ProgramStatsController(Controller):
         program_id: PathId,
         date_from: FromParam = None,
         date_to: ToParam = None,
-        group_by: s.GroupBy = "month",
+        group_by: Annotated[s.GroupBy, QueryParameter(description="period, venue or tier")] = "month",
     ) -> s.SummaryReport:
         return await summary.summary(
             db_session,

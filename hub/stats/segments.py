@@ -99,15 +99,12 @@ async def segments(
     """The last computation: counts per segment and a page of members with their scores."""
     program = await visible_program(session, who, program_id)
     run = await session.get(RfmRun, program.id)
-    counts = dict(
-        (
-            await session.execute(
-                select(RfmScore.segment, func.count())
-                .where(RfmScore.program_id == program.id)
-                .group_by(RfmScore.segment)
-            )
-        ).tuples()
+    grouped = await session.execute(
+        select(RfmScore.segment, func.count())
+        .where(RfmScore.program_id == program.id)
+        .group_by(RfmScore.segment)
     )
+    counts = {name: int(n) for name, n in grouped.tuples()}
     query = (
         select(RfmScore)
         .where(RfmScore.program_id == program.id)

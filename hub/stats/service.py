@@ -322,9 +322,8 @@ async def _by_partner(
 ) -> list[s.PartnerRow]:
     partner_guests = await guests_by(session, guests, Venue.partner_id, join_venue=True)
     grouped = _group(per_venue, lambda vid: venues[vid].partner_id)
-    names = dict(
-        (await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(grouped)))).tuples()
-    )
+    found = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(grouped)))
+    names = {partner_id: name for partner_id, name in found.tuples()}
     return sorted(
         (
             s.PartnerRow(
