@@ -16,7 +16,7 @@ from litestar.stores.memory import MemoryStore
 from connectors.outbox.dispatcher import Dispatcher
 from connectors.runtime import build_destinations, build_runtime
 from hub import plugin
-from hub.api import connectors, dev, flow, keys, referrals, registry, stats, system
+from hub.api import connectors, dev, flow, keys, referrals, registry, settlements, stats, system
 from hub.auth import ApiKeyMiddleware, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
@@ -128,6 +128,7 @@ def create_app(
             *connectors.CONTROLLERS,
             *referrals.CONTROLLERS,
             *stats.CONTROLLERS,
+            *settlements.CONTROLLERS,
         ],
         lifespan=[lifespan],
         dependencies={

@@ -10,6 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from connectors import schemas as s
 from connectors import services
+from hub import exports
 from hub.api.params import (
     DEFAULT_PAGE,
     ClockDep,
@@ -119,7 +120,11 @@ class DeliveryController(Controller):
     tags = ["connectors"]
     guards = [MANAGERS]
 
-    @get("/", summary="The delivery log")
+    @get(
+        "/",
+        summary="The delivery log; also CSV/XLSX",
+        response_class=exports.table(exports.columns_of(s.DeliveryRead), name="deliveries"),
+    )
     async def list_deliveries(
         self,
         db_session: Session,
@@ -128,6 +133,7 @@ class DeliveryController(Controller):
         cursor: CursorParam = None,
         connector_id: IdFilter = None,
         status: StatusFilter = None,
+        export_format: exports.FormatParam = None,
     ) -> Page[s.DeliveryRead]:
         return await services.list_deliveries(
             db_session, principal, limit=limit, cursor=cursor, connector_id=connector_id, status=status

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
+from hub import exports
 from hub.api.params import (
     DEFAULT_PAGE,
     ClockDep,
@@ -75,9 +76,14 @@ class ProgramController(Controller):
 
     @patch("/{program_id:uuid}", guards=[ADMIN], summary="Change a program (tiers are replaced as a list)")
     async def update(
-        self, db_session: Session, principal: Principal, program_id: PathId, data: JSONBody[ProgramUpdate]
+        self,
+        db_session: Session,
+        principal: Principal,
+        clock: ClockDep,
+        program_id: PathId,
+        data: JSONBody[ProgramUpdate],
     ) -> ProgramRead:
-        return await services.update_program(db_session, principal, program_id, data)
+        return await services.update_program(db_session, principal, program_id, data, clock.now())
 
     @post(
         "/{program_id:uuid}/members", guards=[allow("admin", "concierge", "partner")], summary="Add a member"
@@ -93,7 +99,12 @@ class ProgramController(Controller):
         program = await member_service.load_writable_program(db_session, principal, program_id)
         return await member_service.create_member(db_session, keyring, program, data)
 
-    @get("/{program_id:uuid}/members", guards=[READERS], summary="List or find members (by card or phone)")
+    @get(
+        "/{program_id:uuid}/members",
+        guards=[READERS],
+        summary="List or find members (by card or phone); also CSV/XLSX (phones masked)",
+        response_class=exports.table(exports.columns_of(MemberRead), name="members"),
+    )
     async def list_members(
         self,
         db_session: Session,
@@ -104,6 +115,7 @@ class ProgramController(Controller):
         cursor: CursorParam = None,
         card_number: Annotated[str | None, QueryParameter(max_length=64)] = None,
         phone: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        export_format: exports.FormatParam = None,
     ) -> Page[MemberRead]:
         return await member_service.list_members(
             db_session,
