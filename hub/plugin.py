@@ -147,7 +147,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed before the response is sent, rolled back on any error."""
     database: Database = state.database
-    async with database.sessionmaker() as session, session.begin():
+    async with database.transaction() as session:
         yield session
 
 

@@ -63,7 +63,7 @@ Progress = Callable[[str, int, int], None]  # (label, done, total)
 
 
 async def count_rows(database: Database, column: Column) -> int:
-    async with database.sessionmaker() as session:
+    async with database.reader() as session:
         return int(await session.scalar(select(func.count()).where(column.column.is_not(None))) or 0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -61,11 +62,21 @@ class Database:
             event.listen(self.read_engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.read_engine.sync_engine, "begin", _sqlite_on_begin_read)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits when the block ends and rolls back if it raises."""
-        async with self.sessionmaker() as session, session.begin():
+        """A session whose work commits when the block ends and rolls back if it raises.
+
+        On SQLite the writers of this process queue on an asyncio lock first: SQLite allows one writer
+        at a time anyway, and queueing here avoids its busy handler's sleeps (up to 100 ms each), which
+        otherwise turn contention into second-long tails.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self.sessionmaker())
+            await stack.enter_async_context(session.begin())
             yield session
 
     def reader(self) -> AsyncSession:

@@ -480,7 +480,7 @@ class FlowService:
                 return await self._close(session, visit, data, digest), True
         except IntegrityError:
             # a concurrent post of the same check won the race: answer as for a retry
-            async with self.database.sessionmaker() as session:
+            async with self.database.reader() as session:
                 existing = await self._existing_receipt(session, who, data.check_id, digest)
             if existing is None:
                 raise VisitClosedError() from None
