@@ -219,6 +219,12 @@ class Table:
     rows: str | None
     name: str
 
+    @property
+    def cursor_path(self) -> str:
+        """Where the page's next_cursor is: beside the rows (`members.items` → `members.next_cursor`)."""
+        parent = self.rows.rpartition(".")[0] if self.rows else ""
+        return f"{parent}.next_cursor" if parent else "next_cursor"
+
     def rows_of(self, content: Any) -> list[Any]:
         if self.rows is None:
             return [content]
@@ -262,7 +268,7 @@ class TableResponse(Response[Any]):
             )
         name = self.table.name
         merged["Content-Disposition"] = f'attachment; filename="{name}.{export_format}"'
-        next_cursor = value_at(self.content, "next_cursor")
+        next_cursor = value_at(self.content, self.table.cursor_path)
         if isinstance(next_cursor, str):
             merged["X-Next-Cursor"] = next_cursor
         rows = self.table.rows_of(self.content)

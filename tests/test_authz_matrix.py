@@ -280,6 +280,15 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/programs/{program_id}/summary"): PROGRAM_REPORT,
     ("GET", "/v1/programs/{program_id}/segments"): PROGRAM_REPORT,
     ("POST", "/v1/programs/{program_id}/segments/refresh"): PROGRAM_REPORT,
+    # ---- settlement: "admin, concierge (its programs), partner (its own)", a venue its own venue; the
+    # other tenant's partner_id (404, no numbers) is pinned down in tests/flow/test_settlement.py ----
+    ("GET", "/v1/settlements"): {
+        "admin": Allow(),
+        "concierge": Allow(),
+        "partner": Allow(),
+        "venue": Allow(),
+        "terminal": DENY,
+    },
     # ---- concierge: referrals and guest history ("concierge", its programs only; admin everything) ----
     ("POST", "/v1/referrals"): {
         "admin": Allow(),
@@ -384,6 +393,7 @@ def _request(method: str, path: str, world: World) -> dict[str, Any]:
             "json": {"from": "2000-01-01T00:00:00Z", "status": "dead"}
         },
         ("POST", "/v1/referrals"): lambda: {"json": _referral_body(world, "a", "1")},
+        ("GET", "/v1/settlements"): lambda: {"params": {"period": "2026-11"}},
     }
     make = bodies.get((method, path))
     return make() if make is not None else {}

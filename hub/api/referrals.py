@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from litestar import Controller, get, post
 from litestar.params import JSONBody, QueryParameter
 
+from hub import exports
 from hub.api.params import (
     DEFAULT_PAGE,
     ClockDep,
@@ -49,7 +50,11 @@ class ReferralController(Controller):
     ) -> ReferralRead:
         return await services.create_referral(db_session, principal, data, clock.now())
 
-    @get("/", summary="Referrals with their visit and check sum (a concierge: its programs')")
+    @get(
+        "/",
+        summary="Referrals with their visit and check sum (a concierge: its programs'); also CSV/XLSX",
+        response_class=exports.table(exports.columns_of(ReferralRead), name="referrals"),
+    )
     async def list_referrals(
         self,
         db_session: Session,
@@ -62,6 +67,7 @@ class ReferralController(Controller):
         program_id: IdFilter = None,
         expected_from: FromParam = None,
         expected_to: ToParam = None,
+        export_format: exports.FormatParam = None,
     ) -> Page[ReferralRead]:
         return await services.list_referrals(
             db_session,
@@ -96,7 +102,8 @@ class GuestHistoryController(Controller):
 
     @get(
         "/{member_id:uuid}/visits",
-        summary="A member's visits at every venue, newest first, with their checks",
+        summary="A member's visits at every venue, newest first, with their checks; also CSV/XLSX",
+        response_class=exports.table(exports.columns_of(MemberVisit), name="member-visits"),
     )
     async def list_visits(
         self,
@@ -105,6 +112,7 @@ class GuestHistoryController(Controller):
         member_id: PathId,
         limit: LimitParam = DEFAULT_PAGE,
         cursor: CursorParam = None,
+        export_format: exports.FormatParam = None,
     ) -> Page[MemberVisit]:
         return await history.member_visits(db_session, principal, member_id, limit=limit, cursor=cursor)
 

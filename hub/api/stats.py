@@ -9,6 +9,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import QueryParameter
 
+from hub import exports
 from hub.api.params import DEFAULT_PAGE, ClockDep, CursorParam, LimitParam, PathId, Principal, Session
 from hub.auth import allow
 from hub.stats import schemas as s
@@ -31,7 +32,12 @@ class VenueStatsController(Controller):
     path = "/v1/venues"
     tags = ["statistics"]
 
-    @get("/{venue_id:uuid}/stats", guards=[VENUE_READERS], summary="A venue's visits, guests and check sums")
+    @get(
+        "/{venue_id:uuid}/stats",
+        guards=[VENUE_READERS],
+        summary="A venue's visits, guests and check sums; CSV/XLSX export by_day",
+        response_class=exports.table(exports.columns_of(s.DayFigures), rows="by_day", name="venue-stats"),
+    )
     async def venue_stats(
         self,
         db_session: Session,
@@ -41,6 +47,7 @@ class VenueStatsController(Controller):
         date_from: FromParam = None,
         date_to: ToParam = None,
         program_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        export_format: exports.FormatParam = None,
     ) -> s.VenueStats:
         return await service.venue_stats(
             db_session,
@@ -57,7 +64,12 @@ class ProgramStatsController(Controller):
     path = "/v1/programs"
     tags = ["statistics"]
 
-    @get("/{program_id:uuid}/stats", guards=[PROGRAM_READERS], summary="A program's numbers across venues")
+    @get(
+        "/{program_id:uuid}/stats",
+        guards=[PROGRAM_READERS],
+        summary="A program's numbers across venues; CSV/XLSX export top_venues",
+        response_class=exports.table(exports.columns_of(s.VenueRow), rows="top_venues", name="program-stats"),
+    )
     async def program_stats(
         self,
         db_session: Session,
@@ -66,6 +78,7 @@ class ProgramStatsController(Controller):
         program_id: PathId,
         date_from: FromParam = None,
         date_to: ToParam = None,
+        export_format: exports.FormatParam = None,
     ) -> s.ProgramStats:
         return await service.program_stats(
             db_session, principal, program_id, now=clock.now(), date_from=date_from, date_to=date_to
@@ -74,7 +87,9 @@ class ProgramStatsController(Controller):
     @get(
         "/{program_id:uuid}/summary",
         guards=[PROGRAM_READERS],
-        summary="Summary report: cards issued and registered, purchases, average check, items per check",
+        summary="Summary report: cards issued and registered, purchases, average check, items per check; "
+        "CSV/XLSX export rows",
+        response_class=exports.table(exports.columns_of(s.SummaryRow), rows="rows", name="summary"),
     )
     async def program_summary(
         self,
@@ -85,6 +100,7 @@ class ProgramStatsController(Controller):
         date_from: FromParam = None,
         date_to: ToParam = None,
         group_by: Annotated[s.GroupBy, QueryParameter(description="period, venue or tier")] = "month",
+        export_format: exports.FormatParam = None,
     ) -> s.SummaryReport:
         return await summary.summary(
             db_session,
@@ -99,7 +115,10 @@ class ProgramStatsController(Controller):
     @get(
         "/{program_id:uuid}/segments",
         guards=[PROGRAM_READERS],
-        summary="RFM segments of the program's members",
+        summary="RFM segments of the program's members; CSV/XLSX export the page of members.items",
+        response_class=exports.table(
+            exports.columns_of(s.MemberScore), rows="members.items", name="segments"
+        ),
     )
     async def segments(
         self,
@@ -109,6 +128,7 @@ class ProgramStatsController(Controller):
         limit: LimitParam = DEFAULT_PAGE,
         cursor: CursorParam = None,
         segment: Annotated[str | None, QueryParameter(enum=list(SEGMENTS))] = None,
+        export_format: exports.FormatParam = None,
     ) -> s.Segments:
         return await rfm_segments.segments(
             db_session, principal, program_id, limit=limit, cursor=cursor, segment=segment
