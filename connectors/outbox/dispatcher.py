@@ -188,14 +188,20 @@ class Dispatcher:
             .order_by(case((Delivery.attempts == 0, 0), else_=1), Delivery.next_attempt_at, Delivery.id)
         )
 
+    def _saturated(self) -> list[uuid.UUID]:
+        """Connectors with every slot of this process busy: their backlog must not fill the batch."""
+        cap = self.settings.per_connector_concurrency
+        return [connector_id for connector_id, busy in self._in_flight.items() if busy >= cap]
+
     async def claim(self) -> list[Claimed]:
         now = self.clock.now()
+        query = self._due_query(now)
+        if saturated := self._saturated():
+            query = query.where(Delivery.connector_id.not_in(saturated))
         async with self.database.transaction() as session:
             ids = list(
                 await session.scalars(
-                    self._due_query(now)
-                    .limit(self.settings.batch_size)
-                    .with_for_update(skip_locked=True, of=Delivery)
+                    query.limit(self.settings.batch_size).with_for_update(skip_locked=True, of=Delivery)
                 )
             )
             if not ids:

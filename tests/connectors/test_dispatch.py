@@ -388,3 +388,39 @@ async def test_venue_key_manages_only_its_connectors(world: World, crm: Crm) -> 
     )
     assert hidden.status_code == 404
     assert uuid.UUID(mine.json()["id"])
+
+
+async def test_a_slow_crm_does_not_delay_the_others(world: World, db: Database, app: Litestar) -> None:
+    """One CRM answering after seconds holds only its own slots: another CRM's events keep flowing."""
+    async with running_crm() as slow, running_crm() as fast:
+        slow.delay_seconds = 5.0
+        await connect(world.client, slow, {"program_id": world.program["id"]}, events=["receipt.refunded"])
+        await connect(world.client, fast, {"venue_id": world.venue["id"]}, events=["receipt.refunded"])
+        visit_id = await world.verified_visit()
+        receipt = await world.client.post(
+            f"/v1/visits/{visit_id}/receipt", json=receipt_body("N"), headers=world.till
+        )
+        receipt_id = receipt.json()["receipt_id"]
+        for _ in range(30):  # a backlog far larger than a claim batch
+            refund = await world.client.post(
+                f"/v1/receipts/{receipt_id}/refund",
+                json={"amount_minor": 1, "reason": "noise"},
+                headers=world.till,
+            )
+            assert refund.status_code == 201, refund.text
+        settings = DispatchSettings(
+            poll_seconds=0.02, batch_size=4, per_connector_concurrency=2, attempt_timeout_seconds=30
+        )
+        dispatcher = make_dispatcher(db, app, settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop))
+        started = asyncio.get_running_loop().time()
+        try:
+            while len(fast.received) < 30:
+                assert asyncio.get_running_loop().time() - started < 4.0, f"fast CRM got {len(fast.received)}"
+                await asyncio.sleep(0.05)
+            assert len(slow.received) == 0  # still waiting on its first answers
+        finally:
+            stop.set()
+            slow.delay_seconds = 0.0
+            await task
