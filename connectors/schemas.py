@@ -82,6 +82,8 @@ class ConnectorSettings(InputStruct):
     # iiko: top up this wallet with accrual_percent of each coalition receipt (off unless both are set)
     accrual_wallet_id: uuid.UUID | None = None
     accrual_percent: Annotated[float, msgspec.Meta(gt=0, le=100)] | None = None
+    # iiko: this connector answers the loyalty (tier, balance) of this venue program's cards
+    loyalty_program_id: uuid.UUID | None = None
 
 
 class ConnectorCreate(InputStruct):

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.memory import MemoryStore
 
+from connectors.loyalty import DelegatedLoyaltySource
 from connectors.outbox.dispatcher import Dispatcher
 from connectors.runtime import build_destinations, build_runtime
 from hub import plugin
@@ -84,7 +85,11 @@ async def start(
         app.state.dispatch_task = asyncio.create_task(app.state.dispatcher.run(app.state.dispatch_stop))
     app.state.owns_gateway = gateway is None
     app.state.flow = FlowService(
-        app.state.database, app.state.keyring, app.state.clock, gateway or gateway_from_url(settings.sms_url)
+        app.state.database,
+        app.state.keyring,
+        app.state.clock,
+        gateway or gateway_from_url(settings.sms_url),
+        loyalty=DelegatedLoyaltySource(app.state.database, app.state.keyring, runtime),
     )
 
 

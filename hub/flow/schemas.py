@@ -44,6 +44,8 @@ class Loyalty(OutputStruct):
     bonus_percent: float
     bonus_balance_minor: int
     max_bonus_payment_percent: float
+    source: str = "hub"  # or the kind of the venue's own system that answered, e.g. "iiko"
+    note: str | None = None
 
 
 class ScanAnswer(OutputStruct):

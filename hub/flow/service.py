@@ -6,6 +6,7 @@ database lock. Every state change writes its outbox event in the same transactio
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -18,6 +19,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.errors import DeliveryError
+from connectors.loyalty import DelegatedLoyaltySource
 from connectors.outbox import EventContext, enqueue
 from hub.clock import Clock
 from hub.concierge import fulfil_referral
@@ -49,6 +52,7 @@ from pin.sms import SmsGateway, SmsSendError
 from routing.recognition import Candidate, VenueContext, normalize_code, resolve, usable_here
 
 log = logging.getLogger("hub.flow")
+DELEGATED_LOYALTY_SECONDS = 3.0  # the waiter is waiting: the hub's own figures after that
 
 
 class ScanNotFoundError(NotFoundError):
@@ -84,7 +88,15 @@ class Located:
 
 
 class FlowService:
-    def __init__(self, database: Database, keyring: Keyring, clock: Clock, gateway: SmsGateway) -> None:
+    def __init__(
+        self,
+        database: Database,
+        keyring: Keyring,
+        clock: Clock,
+        gateway: SmsGateway,
+        loyalty: DelegatedLoyaltySource | None = None,
+    ) -> None:
+        self.loyalty = loyalty
         self.database = database
         self.keyring = keyring
         self.clock = clock
@@ -103,36 +115,76 @@ class FlowService:
             program = await session.get_one(Program, candidate.program_id)
             if member.status == "blocked":
                 raise MemberBlockedError()
-            if program.kind == "venue":
-                return await self._open_venue_visit(session, place, program, member, candidate, data)
-            scan = self._new_scan(place, program, member, candidate, data, "pin_required")
-            session.add(scan)
-            await session.flush()
-            policy = pins.PinPolicyValues.from_program(program.pin_policy)
-            await self._lock_for_sending(session, place.terminal_id, member.id)
-            pending = await pins.open_challenge(
-                session,
-                self.keyring,
-                scan_id=scan.id,
-                member_id=member.id,
-                program_id=program.id,
-                terminal_id=place.terminal_id,
-                policy=policy,
-                now=self.clock.now(),
-            )
             phone = decrypt_phone(self.keyring, member)
-            text = program.sms_template.format(pin=pending.code, program=program.name)
-            answer = s.ScanAnswer(
-                scan_id=scan.id,
-                status="pin_required",
-                program=s.ProgramBrief(id=program.id, name=program.name, kind=program.kind),
-                member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
-            )
-            masked = member.phone_masked
-        expires_at, resend_at = await self._deliver(pending, phone, text, policy, scan.id)
+            if program.kind == "venue":
+                answer = await self._open_venue_visit(session, place, program, member, candidate, data)
+            else:
+                answer, pending, policy = await self._open_challenge(
+                    session, place, program, member, candidate, data
+                )
+        if program.kind == "venue":
+            return await self._delegated(answer, program, place, phone, member.card_number)
+        text = program.sms_template.format(pin=pending.code, program=program.name)
+        expires_at, resend_at = await self._deliver(pending, phone, text, policy, answer.scan_id)
         answer.pin = s.PinInfo(
-            destination_masked=masked, expires_at=expires_at, resend_available_at=resend_at
+            destination_masked=member.phone_masked, expires_at=expires_at, resend_available_at=resend_at
         )
+        return answer
+
+    async def _open_challenge(
+        self,
+        session: AsyncSession,
+        place: Located,
+        program: Program,
+        member: Member,
+        candidate: Candidate,
+        data: s.ScanCreate,
+    ) -> tuple[s.ScanAnswer, pins.PendingSend, pins.PinPolicyValues]:
+        """A coalition card: the scan and its PIN challenge, recorded before the SMS goes out."""
+        scan = self._new_scan(place, program, member, candidate, data, "pin_required")
+        session.add(scan)
+        await session.flush()
+        policy = pins.PinPolicyValues.from_program(program.pin_policy)
+        await self._lock_for_sending(session, place.terminal_id, member.id)
+        pending = await pins.open_challenge(
+            session,
+            self.keyring,
+            scan_id=scan.id,
+            member_id=member.id,
+            program_id=program.id,
+            terminal_id=place.terminal_id,
+            policy=policy,
+            now=self.clock.now(),
+        )
+        answer = s.ScanAnswer(
+            scan_id=scan.id,
+            status="pin_required",
+            program=s.ProgramBrief(id=program.id, name=program.name, kind=program.kind),
+            member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
+        )
+        return answer, pending, policy
+
+    async def _delegated(
+        self, answer: s.ScanAnswer, program: Program, place: Located, phone: str, card_number: str
+    ) -> s.ScanAnswer:
+        """A venue program whose loyalty lives in the venue's own system: show what that system says."""
+        if self.loyalty is None or answer.loyalty is None:
+            return answer
+        try:
+            async with asyncio.timeout(DELEGATED_LOYALTY_SECONDS):
+                found = await self.loyalty.lookup(
+                    program_id=program.id, venue_id=place.venue.id, phone=phone, card_number=card_number
+                )
+        except (DeliveryError, TimeoutError) as exc:
+            log.warning("the venue's loyalty system did not answer: %s", type(exc).__name__)
+            answer.loyalty.note = (
+                "The venue's own loyalty system did not answer: the hub's figures are shown."
+            )
+            return answer
+        if found is not None:
+            answer.loyalty.source = found.source
+            answer.loyalty.tier_name = found.tier_name
+            answer.loyalty.bonus_balance_minor = found.bonus_balance_minor
         return answer
 
     async def _locate(self, session: AsyncSession, who: Scope) -> Located:

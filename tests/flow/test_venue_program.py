@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests import builders
-from tests.conftest import error_of
+from tests.conftest import ADMIN, error_of
+from tests.connectors.iiko_server import API_LOGIN, ORGANIZATION_ID, Customer, IikoServer
 from tests.flow.conftest import World, receipt_body
 
+MEMBER_PHONE = "+79035550199"
 TIERS = [
     {
         "code": "base",
@@ -36,7 +39,9 @@ async def _venue_card(world: World) -> dict[str, Any]:
         card_rules=[{"type": "prefix", "value": "99"}],
         tiers=TIERS,
     )
-    return await builders.member(world.client, program, card_number="9900000000001", tier_code="base")
+    return await builders.member(
+        world.client, program, card_number="9900000000001", tier_code="base", phone=MEMBER_PHONE
+    )
 
 
 def _food(check_id: str, price_minor: int, **fields: Any) -> dict[str, Any]:
@@ -59,6 +64,8 @@ async def test_venue_card_opens_a_visit_without_pin(world: World) -> None:
         "bonus_percent": 5.0,
         "bonus_balance_minor": 0,
         "max_bonus_payment_percent": 30.0,
+        "source": "hub",
+        "note": None,
     }
     assert world.gateway.recent() == []
 
@@ -165,3 +172,42 @@ async def test_manual_tier_change_is_refused_under_auto_promotion(world: World) 
     assert error_of(response)["code"] == "tier_auto_promoted"
     again = await world.client.get(f"/v1/members/{member['id']}", headers=ADMIN)
     assert again.json()["tier_code"] == "base"
+
+
+async def test_delegated_venue_program_answers_from_iiko(world: World) -> None:
+    """A venue program delegated to the venue's iiko shows iiko's category and bonus balance on scan."""
+    member = await _venue_card(world)
+    iiko = IikoServer(now=time.time)
+    await iiko.start()
+    try:
+        category = iiko.add_category("Gold guest")
+        wallet = iiko.add_wallet("Bonuses")
+        iiko.customers["c1"] = Customer(
+            id="c1", phone=MEMBER_PHONE, categories=[category], wallets={wallet: 123.45}
+        )
+        created = await world.client.post(
+            "/v1/connectors",
+            json={
+                "name": "our iiko",
+                "kind": "iiko",
+                "owner": {"venue_id": world.venue["id"]},
+                "url": iiko.url,
+                "auth": {
+                    "type": "iiko_api_login",
+                    "api_login": API_LOGIN,
+                    "organization_id": ORGANIZATION_ID,
+                },
+                "settings": {"loyalty_program_id": member["program_id"]},
+            },
+            headers=ADMIN,
+        )
+        assert created.status_code == 201, created.text
+        scan = await world.scan(member["card_number"])
+        assert scan.status_code == 201, scan.text
+        loyalty = scan.json()["loyalty"]
+        assert loyalty["source"] == "iiko"
+        assert loyalty["tier_name"] == "Gold guest"
+        assert loyalty["bonus_balance_minor"] == 12_345
+        assert any(call.path.endswith("/customer/info") for call in iiko.calls)
+    finally:
+        await iiko.close()
