@@ -348,6 +348,9 @@ class Dispatcher:
         if isinstance(error, ReconsentError):
             delivery.status = "retrying"
             delivery.next_attempt_at = now + dt.timedelta(seconds=self.settings.reconsent_recheck_seconds)
+            if connector.status != "needs_reconsent":
+                # an alert: deliveries to this CRM wait until a person authorises the hub again
+                log.error("connector %s needs re-consent (OAuth grant lost): %s", connector.id, error)
             connector.status, connector.status_reason = "needs_reconsent", str(error)[:500]
             return
         if isinstance(error, RateLimitError):
