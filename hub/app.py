@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -18,7 +18,7 @@ from connectors.outbox.dispatcher import Dispatcher
 from connectors.runtime import build_destinations, build_runtime
 from hub import plugin
 from hub.api import connectors, dev, flow, keys, referrals, registry, settlements, stats, system
-from hub.auth import ApiKeyMiddleware, hash_key
+from hub.auth import ApiKeyMiddleware, allow, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
@@ -27,6 +27,8 @@ from hub.db import Database
 from hub.flow.service import FlowService
 from hub.http import EgressPolicy, check_url, create_http_session
 from hub.idempotency import IdempotencyMiddleware
+from hub.jsondepth import JsonDepthMiddleware
+from hub.ratelimit import RateLimitMiddleware
 from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
 
@@ -34,8 +36,11 @@ API_VERSION = "1.0.0"
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/dev/sms$"]
 
 
-def openapi_config() -> OpenAPIConfig:
+def openapi_config(*, production: bool = False) -> OpenAPIConfig:
+    """In production the documents are served to admin keys only (the router's guard)."""
+    router = Router("/schema", route_handlers=[], guards=[allow("admin")]) if production else None
     return OpenAPIConfig(
+        openapi_router=router,
         title="Coalition Hub API",
         version=API_VERSION,
         description=(
@@ -144,9 +149,17 @@ def create_app(
             "database": Provide(plugin.provide_database, sync_to_thread=False),
             "flow": Provide(plugin.provide_flow, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS), IdempotencyMiddleware()],
+        middleware=[
+            JsonDepthMiddleware(settings.max_json_depth),
+            DefineMiddleware(
+                ApiKeyMiddleware,
+                exclude=[p for p in PUBLIC_PATHS if not (settings.is_production and p == "^/schema")],
+            ),
+            RateLimitMiddleware(),
+            IdempotencyMiddleware(),
+        ],
         exception_handlers=plugin.EXCEPTION_HANDLERS,
-        openapi_config=openapi_config(),
+        openapi_config=openapi_config(production=settings.is_production),
         request_max_body_size=settings.max_body_bytes,
         stores={"memory": MemoryStore()},
         debug=False,

@@ -35,6 +35,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     import_max_body_bytes: int = 64 * 1_048_576
     var_dir: str = "var"
     log_level: str = "INFO"
+    # requests per API key per minute, counted in the database so every API process shares them; 0: off
+    rate_limit_per_minute: int = 600
+    terminal_rate_limit_per_minute: int = 1200
+    max_json_depth: int = 32
+    retention_days: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -145,4 +150,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         import_max_body_bytes=_int(environ, "HUB_IMPORT_MAX_BODY_BYTES", 64 * 1_048_576, 1024, 1 << 30),
         var_dir=environ.get("HUB_VAR_DIR") or "var",
         log_level=_choice(environ, "HUB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        rate_limit_per_minute=_int(environ, "HUB_RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+        terminal_rate_limit_per_minute=_int(
+            environ, "HUB_TERMINAL_RATE_LIMIT_PER_MINUTE", 1200, 0, 1_000_000
+        ),
+        max_json_depth=_int(environ, "HUB_MAX_JSON_DEPTH", 32, 4, 1000),
+        retention_days=_int(environ, "HUB_RETENTION_DAYS", 30, 1, 3650),
     )

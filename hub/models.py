@@ -5,6 +5,7 @@ from connectors.outbox.models import OutboxEvent
 from hub.auth import ApiKey
 from hub.concierge.models import Referral
 from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
+from hub.ratelimit import RateLimitWindow
 from hub.stats.models import RfmRun, RfmScore, StatsDaily, StatsDailyGuest
 from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Venue
 from pin.models import PinChallenge, SmsSend
@@ -24,6 +25,7 @@ __all__ = [
     "Partner",
     "PinChallenge",
     "Program",
+    "RateLimitWindow",
     "Receipt",
     "Referral",
     "Refund",

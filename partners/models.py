@@ -117,3 +117,5 @@ class Member(IdMixin, TimestampMixin, Base):
     tier_code: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="active")
     bonus_balance_minor: Mapped[int] = mapped_column(default=0)
+    # set by `coalition-hub members erase`: phone and name gone, visits and receipts kept
+    erased_at: Mapped[dt.datetime | None]

@@ -14,6 +14,7 @@ from hub.db.base import Base, IdMixin
 
 class PinChallenge(IdMixin, Base):
     __tablename__ = "pin_challenges"
+    __table_args__ = (Index("ix_pin_challenges_created_at", "created_at"),)  # retention purge
 
     scan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scans.id"), unique=True)
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
@@ -37,6 +38,7 @@ class SmsSend(IdMixin, Base):
     __table_args__ = (
         Index("ix_sms_sends_member_created", "member_id", "created_at"),
         Index("ix_sms_sends_terminal_created", "terminal_id", "created_at"),
+        Index("ix_sms_sends_created_at", "created_at"),  # retention purge
     )
 
     challenge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pin_challenges.id"))

@@ -221,6 +221,8 @@ async def list_referrals(
     """Oldest booking first; from/to bound expected_at (from inclusive, to exclusive)."""
     require_aware(expected_from, "from")
     require_aware(expected_to, "to")
+    if expected_from is not None and expected_to is not None and expected_from > expected_to:
+        raise InvalidInputError("'from' is after 'to'.", field="from")
     query = _read_query(scope)
     if status is not None:
         query = query.where(status_condition(status, now))

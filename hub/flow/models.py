@@ -110,7 +110,10 @@ class IdempotencyRecord(IdMixin, Base):
     """The first answer to a retried write, replayed for the same Idempotency-Key and body."""
 
     __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("principal", "key"),)
+    __table_args__ = (
+        UniqueConstraint("principal", "key"),
+        Index("ix_idempotency_records_created_at", "created_at"),  # retention purge
+    )
 
     principal: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(200))
