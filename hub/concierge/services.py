@@ -274,8 +274,8 @@ async def fulfil_referral(
     visit_id: uuid.UUID,
     verified_at: dt.datetime,
 ) -> uuid.UUID | None:
-    """Mark the member's booked referral at this venue whose window holds the visit as visited, and write
-    its referral.visited event; the referral's id, or None when the visit fulfils none."""
+    """Mark the member's booked referral at this venue whose window holds the visit as visited; its id,
+    or None when the visit fulfils none. The caller writes visit.verified, then announce_visited()."""
     # FOR UPDATE: two visits verified at once cannot both take the same referral (PostgreSQL re-checks
     # status after the wait; SQLite serialises writers)
     rows = await session.scalars(
@@ -307,11 +307,12 @@ async def fulfil_referral(
     referral.status, referral.visit_id = "visited", visit_id
     referral.visited_at, referral.updated_at = verified_at, verified_at
     await session.flush()
-    await _enqueue_visited(session, referral, verified_at)
     return referral.id
 
 
-async def _enqueue_visited(session: AsyncSession, referral: Referral, at: dt.datetime) -> None:
+async def announce_visited(session: AsyncSession, referral_id: uuid.UUID, at: dt.datetime) -> None:
+    """The referral.visited event, written after visit.verified so a CRM gets them in that order."""
+    referral = await session.get_one(Referral, referral_id)
     program = await session.get_one(Program, referral.program_id)
     venue = await session.get_one(Venue, referral.venue_id)
     await enqueue(

@@ -23,7 +23,7 @@ from connectors.errors import DeliveryError
 from connectors.loyalty import DelegatedLoyaltySource
 from connectors.outbox import EventContext, enqueue
 from hub.clock import Clock
-from hub.concierge import fulfil_referral
+from hub.concierge import announce_visited, fulfil_referral
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -451,6 +451,8 @@ class FlowService:
             keyring=self.keyring,
             member_id=member.id,
         )
+        if referral_id is not None:
+            await announce_visited(session, referral_id, now)
         return s.Verified(
             status="verified",
             visit_id=visit.id,
