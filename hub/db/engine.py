@@ -48,7 +48,7 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=10)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=30)
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
