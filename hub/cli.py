@@ -505,3 +505,10 @@ if __name__ == "__main__":
 from hub.stats.cli import stats  # noqa: E402  # the group lives with its package
 
 main.add_command(stats)
+
+# ---- retention ----
+
+from hub.retention_cli import erase, retention  # noqa: E402  # beside the retention service
+
+main.add_command(retention)
+members.add_command(erase)
