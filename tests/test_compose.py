@@ -72,3 +72,27 @@ def test_a_dangling_dependency_is_refused(tmp_path: Path) -> None:
     result = _config(tmp_path, HUB_SECRET_KEYS="compose-check")
     assert result.returncode != 0
     assert "nosuch" in result.stderr
+
+
+def test_the_production_shape() -> None:
+    """PostgreSQL, a one-shot migration, two API replicas behind a load balancer and two dispatchers."""
+    import json
+
+    result = subprocess.run(  # noqa: S603  # the Compose binary with fixed arguments
+        [str(COMPOSE), "-f", "docker-compose.yml", "config", "--format", "json"],
+        cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, "HUB_SECRET_KEYS": "x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    services = json.loads(result.stdout)["services"]
+    assert set(services) == {"postgres", "migrate", "api", "lb", "dispatcher"}
+    assert services["api"]["deploy"]["replicas"] == 2
+    assert services["dispatcher"]["deploy"]["replicas"] == 2
+    assert services["api"]["command"][-2:] == ["serve", "--no-migrate"]
+    assert services["dispatcher"]["command"][-1] == "dispatch"
+    assert services["api"]["environment"]["HUB_DISPATCHER"] == "off"  # deliveries only in dispatchers
+    assert [p["published"] for p in services["lb"]["ports"]] == ["8000"]
+    assert "ports" not in services["api"]  # replicas cannot share a host port: the balancer has it
