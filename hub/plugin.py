@@ -125,10 +125,25 @@ def handle_database_down(_request: Request[Any, Any, Any], exc: Exception) -> Re
     )
 
 
+# SQLSTATE classes that mean "the server cannot take this now": connection exception, insufficient
+# resources, operator intervention (shutting down, starting up: asyncpg's CannotConnectNowError)
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+
+
+def _database_unreachable(exc: Exception) -> bool:
+    if isinstance(exc, (OperationalError, PoolTimeoutError, OSError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATES
+
+
 def handle_unexpected(_request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
-    if isinstance(exc, (OperationalError, PoolTimeoutError, OSError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if _database_unreachable(exc):
         return handle_database_down(_request, exc)
     log.error("unhandled error", exc_info=exc)
     return error_response(500, "internal", HubError.default_message)
