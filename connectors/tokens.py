@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.base import ConnectorConfig
 from connectors.errors import PermanentError, ReconsentError
 from connectors.models import Connector, ConnectorToken
+from hub import metrics
 from hub.clock import Clock
 from hub.crypto import DecryptionError, Keyring
 from hub.db import Database
@@ -152,9 +153,14 @@ class DbTokenSource:
             try:
                 fetched = await fetcher.fetch(self._http, connector, self._refresh_token_of(row, connector))
             except ReconsentError as exc:
+                metrics.TOKEN_REFRESHES.labels(result="reconsent").inc()
                 await self._mark_needs_reconsent(session, row, str(exc), now)
                 lost = exc
+            except Exception:
+                metrics.TOKEN_REFRESHES.labels(result="failed").inc()
+                raise
             else:
+                metrics.TOKEN_REFRESHES.labels(result="refreshed").inc()
                 self._store(row, fetched, now)
                 logger.info(
                     "new access token for %r (refresh token rotated: %s)",

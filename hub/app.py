@@ -17,7 +17,19 @@ from connectors.loyalty import DelegatedLoyaltySource
 from connectors.outbox.dispatcher import Dispatcher
 from connectors.runtime import build_destinations, build_runtime
 from hub import plugin
-from hub.api import connectors, dev, flow, keys, referrals, registry, settlements, stats, system
+from hub.api import (
+    audit,
+    connectors,
+    dev,
+    flow,
+    keys,
+    metrics,
+    referrals,
+    registry,
+    settlements,
+    stats,
+    system,
+)
 from hub.auth import ApiKeyMiddleware, allow, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
@@ -29,6 +41,7 @@ from hub.http import EgressPolicy, check_url, create_http_session
 from hub.idempotency import IdempotencyMiddleware
 from hub.jsondepth import JsonDepthMiddleware
 from hub.ratelimit import RateLimitMiddleware
+from hub.telemetry import TelemetryMiddleware
 from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
 
@@ -131,6 +144,7 @@ def create_app(
         route_handlers=[
             system.healthz,
             system.readyz,
+            metrics.prometheus_metrics,
             dev.sms_inbox,
             keys.KeyController,
             *registry.CONTROLLERS,
@@ -139,6 +153,7 @@ def create_app(
             *referrals.CONTROLLERS,
             *stats.CONTROLLERS,
             *settlements.CONTROLLERS,
+            *audit.CONTROLLERS,
         ],
         lifespan=[lifespan],
         dependencies={
@@ -150,6 +165,7 @@ def create_app(
             "flow": Provide(plugin.provide_flow, sync_to_thread=False),
         },
         middleware=[
+            TelemetryMiddleware,
             JsonDepthMiddleware(settings.max_json_depth),
             DefineMiddleware(
                 ApiKeyMiddleware,
@@ -158,6 +174,7 @@ def create_app(
             RateLimitMiddleware(),
             IdempotencyMiddleware(),
         ],
+        logging_config=None,  # hub.logs configures the root logger: JSON lines, secrets redacted
         exception_handlers=plugin.EXCEPTION_HANDLERS,
         openapi_config=openapi_config(production=settings.is_production),
         request_max_body_size=settings.max_body_bytes,

@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+from hub import logs
 from hub.config import ConfigError, Settings, parse_secret_keys
 from hub.crypto import Keyring, generate_secret_key
 
@@ -34,4 +35,5 @@ def resolve_keyring(settings: Settings) -> Keyring:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """JSON lines on stderr, with phones, keys and tokens redacted (hub.logs)."""
+    logs.configure(level)

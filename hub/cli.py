@@ -82,7 +82,15 @@ def serve(migrate: bool) -> None:
             " [bold].venv/bin/coalition-hub demo[/bold] loads demo data"
             " and prints keys."
         )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    # uvicorn's loggers go to the root's JSON handler; each request is logged once, by hub.telemetry
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+    )
 
 
 # ---- db ----
@@ -158,8 +166,13 @@ def keys_create(role: str, name: str, scope_items: tuple[str, ...]) -> None:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
 
     async def work(session: Any) -> str:
+        from hub import audit
+        from hub.clock import utcnow
+
         fields = await validate_scope(session, data.role, data.scope)
-        _, api_key = await create_key(session, role=data.role, name=data.name, **fields)
+        row, api_key = await create_key(session, role=data.role, name=data.name, **fields)
+        details = {"role": row.role, "prefix": row.key_prefix}
+        await audit.record(session, None, "key.create", "api_key", row.id, at=utcnow(), details=details)
         return api_key
 
     from hub.errors import HubError
@@ -184,7 +197,12 @@ def keys_revoke(key_id: uuid.UUID) -> None:
         row = await session.get(ApiKey, key_id)
         if row is None:
             return False
-        row.revoked_at = row.revoked_at or utcnow()
+        if row.revoked_at is None:
+            from hub import audit
+
+            row.revoked_at = utcnow()
+            details = {"role": row.role, "prefix": row.key_prefix}
+            await audit.record(session, None, "key.revoke", "api_key", row.id, at=utcnow(), details=details)
         return True
 
     if not _run(_with_session(_settings(), work)):
@@ -276,7 +294,10 @@ def secrets_generate() -> None:
     "--lease-seconds", default=60.0, show_default=True, help="How long a claim holds if this process dies."
 )
 @click.option("--batch-size", default=64, show_default=True, help="Deliveries claimed at a time.")
-def dispatch(concurrency: int, lease_seconds: float, batch_size: int) -> None:
+@click.option(
+    "--metrics-port", default=0, show_default=True, help="Serve /metrics on HUB_HOST:PORT (0: not served)."
+)
+def dispatch(concurrency: int, lease_seconds: float, batch_size: int, metrics_port: int) -> None:
     """Run a dispatcher process: deliver outbox events to connectors until SIGTERM or SIGINT."""
     import signal
 
@@ -286,6 +307,7 @@ def dispatch(concurrency: int, lease_seconds: float, batch_size: int) -> None:
     from hub.clock import SystemClock
     from hub.db import Database
     from hub.http import EgressPolicy, create_http_session
+    from hub.telemetry import serve_metrics
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -314,9 +336,12 @@ def dispatch(concurrency: int, lease_seconds: float, batch_size: int) -> None:
         console.print(
             f"dispatcher {dispatcher.worker} running; SIGTERM finishes in-flight attempts and stops"
         )
+        runner = await serve_metrics(database, clock, settings.host, metrics_port) if metrics_port else None
         try:
             await dispatcher.run(stop)
         finally:
+            if runner is not None:
+                await runner.cleanup()
             await http.close()
             await database.dispose()
 
@@ -369,6 +394,36 @@ def deliveries_replay(connector_id: uuid.UUID, since: Any, status: str) -> None:
 
 
 # ---- openapi ----
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Recompute the chain; name the first changed or deleted entry (exit 1 if there is one)."""
+    from hub.audit import verify
+    from hub.db import Database
+
+    settings = _settings()
+
+    async def run() -> Any:
+        database = Database(settings.database_url)
+        try:
+            return await verify(database)
+        finally:
+            await database.dispose()
+
+    result = _run(run())
+    if result.problem is not None:
+        console.print(
+            f"[red]audit chain broken at entry {result.problem.seq}[/red] ({result.problem.kind}):"
+            f" {result.problem.message}; {result.checked} entries before it verify"
+        )
+        raise SystemExit(1)
+    console.print(f"[green]audit chain intact[/green]: {result.checked} entries, last {result.last_seq}")
 
 
 @main.group()

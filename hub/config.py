@@ -35,6 +35,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     import_max_body_bytes: int = 64 * 1_048_576
     var_dir: str = "var"
     log_level: str = "INFO"
+    # /metrics without a key (a scraper inside the private network); development is always open
+    metrics_public: bool = False
     # requests per API key per minute, counted in the database so every API process shares them; 0: off
     rate_limit_per_minute: int = 600
     terminal_rate_limit_per_minute: int = 1200
@@ -90,6 +92,13 @@ def parse_secret_keys(raw: str, name: str = "HUB_SECRET_KEYS") -> tuple[bytes, .
     if len(set(keys)) != len(keys):
         raise ConfigError(f"{name}: the same key is listed twice")
     return tuple(keys)
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name) or "0"
+    if raw not in ("0", "1"):
+        raise ConfigError(f"{name}: expected 0 or 1, got {raw!r}")
+    return raw == "1"
 
 
 def _database_url(raw: str) -> str:
@@ -150,6 +159,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         import_max_body_bytes=_int(environ, "HUB_IMPORT_MAX_BODY_BYTES", 64 * 1_048_576, 1024, 1 << 30),
         var_dir=environ.get("HUB_VAR_DIR") or "var",
         log_level=_choice(environ, "HUB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        metrics_public=_flag(environ, "HUB_METRICS_PUBLIC"),
         rate_limit_per_minute=_int(environ, "HUB_RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
         terminal_rate_limit_per_minute=_int(
             environ, "HUB_TERMINAL_RATE_LIMIT_PER_MINUTE", 1200, 0, 1_000_000

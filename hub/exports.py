@@ -37,6 +37,7 @@ from litestar.params import QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 
+from hub import audit
 from hub.errors import HubError
 
 ExportFormat = Literal["json", "csv", "xlsx"]
@@ -279,6 +280,7 @@ class TableResponse(Response[Any]):
             )
         else:
             iterator, media = xlsx_chunks(rows, self.table.columns, name), XLSX_MEDIA
+        iterator = audit.recorded_export(request, name, export_format, len(rows), iterator)
         return ASGIStreamingResponse(
             iterator=iterator,
             background=self.background or background,

@@ -2,6 +2,7 @@
 
 from connectors.models import Connector, ConnectorRef, ConnectorToken, Delivery, DeliveryAttempt
 from connectors.outbox.models import OutboxEvent
+from hub.audit.models import AuditEntry, AuditHead
 from hub.auth import ApiKey
 from hub.concierge.models import Referral
 from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
@@ -12,6 +13,8 @@ from pin.models import PinChallenge, SmsSend
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
+    "AuditHead",
     "BonusEntry",
     "Connector",
     "ConnectorRef",

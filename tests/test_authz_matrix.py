@@ -306,6 +306,8 @@ MATRIX: dict[tuple[str, str], Expect] = {
     },
     ("GET", "/v1/referrals/{referral_id}"): CONCIERGE_REFERRAL,
     ("POST", "/v1/referrals/{referral_id}/cancel"): CONCIERGE_REFERRAL,
+    # ---- the audit log: admin only ----
+    ("GET", "/v1/audit"): only_admin(),
     ("GET", "/v1/members/{member_id}/visits"): {
         "admin": Allow("member_b"),
         "concierge": Allow("member_a", others=("member_b", "member_l1")),
@@ -328,8 +330,8 @@ DENIED_TARGET = {
     "delivery_id": "delivery_1",
     "referral_id": "referral_a",
 }
-# outside /v1: the probes, and the development SMS inbox (404 unless the console gateway is in use)
-NON_API_PATHS = {"/healthz", "/readyz", "/dev/sms"}
+# outside /v1: the probes, /metrics, and the development SMS inbox (404 unless the console gateway is in use)
+NON_API_PATHS = {"/healthz", "/readyz", "/dev/sms", "/metrics"}
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 RECEIPT = {
     "currency": "RUB",

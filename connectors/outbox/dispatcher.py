@@ -41,9 +41,11 @@ from connectors.outbox import backoff
 from connectors.outbox.models import OutboxEvent
 from connectors.outbox.writer import personal_aad
 from connectors.secrets import config_of
+from hub import metrics
 from hub.clock import Clock
 from hub.crypto import Keyring
 from hub.db import Database
+from hub.logs import REQUEST_ID
 from routing.fanout import cut_personal
 
 log = logging.getLogger("hub.dispatcher")
@@ -272,11 +274,13 @@ class Dispatcher:
             envelope=cut_personal(event.envelope, personal, connector.personal_data),
             attempt=delivery.attempts + 1,
             needs_reconcile=delivery.needs_reconcile,
+            request_id=event.request_id,
         )
         return config, job
 
     async def _deliver(self, item: Claimed) -> None:
         config, job = await self._load(item)
+        REQUEST_ID.set(job.request_id)  # this task's log lines carry the id of the request behind the event
         destination = self.destinations.get(config.kind)
         attempt = Attempt()
         started_at = self.clock.now()
@@ -295,6 +299,8 @@ class Dispatcher:
         except TimeoutError:
             error = OutcomeUnknownError(f"no answer within {self.settings.attempt_timeout_seconds:.0f} s")
         latency_ms = int((time.perf_counter() - started) * 1000)
+        metrics.DELIVERIES.labels(kind=config.kind, outcome=_outcome(error)).inc()
+        metrics.DELIVERY_SECONDS.labels(kind=config.kind).observe(latency_ms / 1000)
         async with self.database.transaction() as session:
             await self._record(session, item, job, attempt, error, started_at, latency_ms)
 

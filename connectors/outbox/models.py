@@ -28,4 +28,6 @@ class OutboxEvent(IdMixin, Base):
     # the envelope without personal data; the phone travels encrypted beside it (bound to the event id)
     envelope: Mapped[dict[str, Any]]
     personal_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # the X-Request-Id of the request that wrote it; sent on to the CRMs with every attempt
+    request_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

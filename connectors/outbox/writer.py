@@ -15,6 +15,7 @@ from connectors.models import Connector, Delivery
 from connectors.outbox.models import OutboxEvent
 from hub.crypto import Keyring
 from hub.ids import new_id
+from hub.logs import current_request_id
 from routing.fanout import Route, route
 
 
@@ -71,6 +72,7 @@ async def enqueue(
             envelope=envelope,
             personal_ciphertext=ciphertext,
             member_id=member_id,
+            request_id=current_request_id(),
         )
     )
     await session.flush()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import schemas as s
 from connectors import services
-from hub import exports
+from hub import audit, exports
 from hub.api.params import (
     DEFAULT_PAGE,
     ClockDep,
@@ -23,9 +26,26 @@ from hub.api.params import (
     Session,
 )
 from hub.auth import allow
+from hub.clock import Clock
 from hub.schema import Page
+from hub.scope import Scope
 
 MANAGERS = allow("admin", "partner", "venue")
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Scope,
+    clock: Clock,
+    action: str,
+    connector_id: uuid.UUID,
+    data: msgspec.Struct | None = None,
+) -> None:
+    """A connector change in the audit log: which fields were given (never their values: secrets)."""
+    details = {"fields": audit.fields_given(data)} if data is not None else {}
+    await audit.record(session, principal, action, "connector", connector_id, at=clock.now(), details=details)
+
+
 StatusFilter = Annotated[str | None, QueryParameter(pattern="^(pending|retrying|delivered|dead)$")]
 
 
@@ -41,9 +61,12 @@ class ConnectorController(Controller):
         keyring: KeyringDep,
         principal: Principal,
         state: State,
+        clock: ClockDep,
         data: JSONBody[s.ConnectorCreate],
     ) -> s.ConnectorCreated:
-        return await services.create(db_session, keyring, principal, data, state.check_url)
+        created = await services.create(db_session, keyring, principal, data, state.check_url)
+        await _audit(db_session, principal, clock, "connector.create", created.id, data)
+        return created
 
     @get("/", summary="Connectors with their health")
     async def list_connectors(
@@ -72,16 +95,22 @@ class ConnectorController(Controller):
         keyring: KeyringDep,
         principal: Principal,
         state: State,
+        clock: ClockDep,
         connector_id: PathId,
         data: JSONBody[s.ConnectorUpdate],
     ) -> s.ConnectorRead:
-        return await services.update_connector(
+        updated = await services.update_connector(
             db_session, keyring, principal, connector_id, data, state.check_url
         )
+        await _audit(db_session, principal, clock, "connector.update", connector_id, data)
+        return updated
 
     @delete("/{connector_id:uuid}", summary="Disable a connector (its delivery log stays)")
-    async def disable(self, db_session: Session, principal: Principal, connector_id: PathId) -> None:
+    async def disable(
+        self, db_session: Session, principal: Principal, clock: ClockDep, connector_id: PathId
+    ) -> None:
         await services.disable(db_session, principal, connector_id)
+        await _audit(db_session, principal, clock, "connector.disable", connector_id)
 
     @post(
         "/{connector_id:uuid}/signing-secret/rotate",
@@ -96,7 +125,11 @@ class ConnectorController(Controller):
         clock: ClockDep,
         connector_id: PathId,
     ) -> s.SigningSecretRotated:
-        return await services.rotate_signing_secret(db_session, keyring, principal, connector_id, clock.now())
+        rotated = await services.rotate_signing_secret(
+            db_session, keyring, principal, connector_id, clock.now()
+        )
+        await _audit(db_session, principal, clock, "connector.rotate_signing_secret", connector_id)
+        return rotated
 
     @post(
         "/{connector_id:uuid}/replay",
@@ -112,6 +145,16 @@ class ConnectorController(Controller):
         data: JSONBody[s.ReplayRequest],
     ) -> s.ReplayAccepted:
         count = await services.replay(db_session, principal, connector_id, data, clock.now())
+        details = {**msgspec.to_builtins(data), "count": count}
+        await audit.record(
+            db_session,
+            principal,
+            "connector.replay",
+            "connector",
+            connector_id,
+            at=clock.now(),
+            details=details,
+        )
         return s.ReplayAccepted(count=count)
 
 
@@ -149,7 +192,9 @@ class DeliveryController(Controller):
     async def retry(
         self, db_session: Session, principal: Principal, clock: ClockDep, delivery_id: PathId
     ) -> s.RetryAccepted:
-        return await services.retry(db_session, principal, delivery_id, clock.now())
+        accepted = await services.retry(db_session, principal, delivery_id, clock.now())
+        await audit.record(db_session, principal, "delivery.retry", "delivery", delivery_id, at=clock.now())
+        return accepted
 
 
 CONTROLLERS = [ConnectorController, DeliveryController]

@@ -12,7 +12,8 @@ from litestar.params import JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.api.params import DEFAULT_PAGE, ClockDep, CursorParam, LimitParam, PathId, Session
+from hub import audit
+from hub.api.params import DEFAULT_PAGE, ClockDep, CursorParam, LimitParam, PathId, Principal, Session
 from hub.auth import ApiKey, allow, create_key
 from hub.errors import InvalidInputError, NotFoundError
 from hub.schema import InputStruct, Name, OutputStruct, Page, decode_cursor, page_of
@@ -123,9 +124,16 @@ class KeyController(Controller):
     guards = [allow("admin")]
 
     @post("/", summary="Create an API key (the key is shown once)")
-    async def create(self, db_session: Session, data: JSONBody[KeyCreate]) -> KeyCreated:
+    async def create(
+        self, db_session: Session, principal: Principal, clock: ClockDep, data: JSONBody[KeyCreate]
+    ) -> KeyCreated:
         fields = await validate_scope(db_session, data.role, data.scope)
         row, api_key = await create_key(db_session, role=data.role, name=data.name, **fields)
+        scope = {name: str(value) for name, value in fields.items() if name != "program_ids"}
+        details = {"role": row.role, "prefix": row.key_prefix, **scope}
+        await audit.record(
+            db_session, principal, "key.create", "api_key", row.id, at=clock.now(), details=details
+        )
         return KeyCreated(id=row.id, role=row.role, name=row.name, scope=_scope_read(row), api_key=api_key)
 
     @get("/", summary="List API keys (never the keys themselves)")
@@ -139,9 +147,15 @@ class KeyController(Controller):
         return page_of([key_read(r) for r in rows], [r.id for r in rows], limit)
 
     @delete("/{key_id:uuid}", summary="Revoke an API key; it stops working at once")
-    async def revoke(self, db_session: Session, clock: ClockDep, key_id: PathId) -> None:
+    async def revoke(
+        self, db_session: Session, principal: Principal, clock: ClockDep, key_id: PathId
+    ) -> None:
         row = await db_session.get(ApiKey, key_id)
         if row is None:
             raise NotFoundError("No such API key.")
         if row.revoked_at is None:
             row.revoked_at = clock.now()
+            details = {"role": row.role, "prefix": row.key_prefix}
+            await audit.record(
+                db_session, principal, "key.revoke", "api_key", row.id, at=clock.now(), details=details
+            )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub import exports
+from hub import audit, exports
 from hub.api.params import (
     DEFAULT_PAGE,
     ClockDep,
@@ -20,10 +23,12 @@ from hub.api.params import (
     Session,
 )
 from hub.auth import allow, create_key, revoke_keys_of_terminal
+from hub.clock import Clock
 from hub.concierge import history
 from hub.concierge.schemas import MemberProfile
 from hub.errors import InvalidInputError
 from hub.schema import Page
+from hub.scope import Scope
 from partners import members as member_service
 from partners import services
 from partners.schemas import (
@@ -52,13 +57,31 @@ READERS = allow("admin", "concierge", "partner", "venue")
 ADMIN = allow("admin")
 
 
+async def _audit(
+    session: AsyncSession,
+    principal: Scope,
+    clock: Clock,
+    action: str,
+    target_type: str,
+    target_id: uuid.UUID,
+    data: msgspec.Struct,
+) -> None:
+    """A registry change in the audit log: what, by whom, which fields (never their values)."""
+    details = {"fields": audit.fields_given(data)}
+    await audit.record(session, principal, action, target_type, target_id, at=clock.now(), details=details)
+
+
 class ProgramController(Controller):
     path = "/v1/programs"
     tags = ["registry"]
 
     @post("/", guards=[ADMIN], summary="Create a program with its card rules, PIN policy and tiers")
-    async def create(self, db_session: Session, data: JSONBody[ProgramCreate]) -> ProgramRead:
-        return await services.create_program(db_session, data)
+    async def create(
+        self, db_session: Session, principal: Principal, clock: ClockDep, data: JSONBody[ProgramCreate]
+    ) -> ProgramRead:
+        program = await services.create_program(db_session, data)
+        await _audit(db_session, principal, clock, "program.create", "program", program.id, data)
+        return program
 
     @get("/", guards=[READERS], summary="List the programs this key may see")
     async def list_programs(
@@ -83,7 +106,9 @@ class ProgramController(Controller):
         program_id: PathId,
         data: JSONBody[ProgramUpdate],
     ) -> ProgramRead:
-        return await services.update_program(db_session, principal, program_id, data, clock.now())
+        program = await services.update_program(db_session, principal, program_id, data, clock.now())
+        await _audit(db_session, principal, clock, "program.update", "program", program_id, data)
+        return program
 
     @post(
         "/{program_id:uuid}/members", guards=[allow("admin", "concierge", "partner")], summary="Add a member"
@@ -93,11 +118,14 @@ class ProgramController(Controller):
         db_session: Session,
         keyring: KeyringDep,
         principal: Principal,
+        clock: ClockDep,
         program_id: PathId,
         data: JSONBody[MemberCreate],
     ) -> MemberRead:
         program = await member_service.load_writable_program(db_session, principal, program_id)
-        return await member_service.create_member(db_session, keyring, program, data)
+        member = await member_service.create_member(db_session, keyring, program, data)
+        await _audit(db_session, principal, clock, "member.create", "member", member.id, data)
+        return member
 
     @get(
         "/{program_id:uuid}/members",
@@ -141,6 +169,7 @@ class ProgramController(Controller):
         db_session: Session,
         keyring: KeyringDep,
         principal: Principal,
+        clock: ClockDep,
         program_id: PathId,
     ) -> ImportReport:
         program = await member_service.load_writable_program(db_session, principal, program_id)
@@ -149,7 +178,17 @@ class ProgramController(Controller):
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError("The CSV must be UTF-8 text.", field="body") from None
-        return await member_service.import_members(db_session, keyring, program, text)
+        report = await member_service.import_members(db_session, keyring, program, text)
+        details = {
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rejected": len(report.rejected),
+        }
+        await audit.record(
+            db_session, principal, "member.import", "program", program_id, at=clock.now(), details=details
+        )
+        return report
 
 
 class MemberController(Controller):
@@ -170,10 +209,13 @@ class MemberController(Controller):
         db_session: Session,
         keyring: KeyringDep,
         principal: Principal,
+        clock: ClockDep,
         member_id: PathId,
         data: JSONBody[MemberUpdate],
     ) -> MemberRead:
-        return await member_service.update_member(db_session, keyring, principal, member_id, data)
+        member = await member_service.update_member(db_session, keyring, principal, member_id, data)
+        await _audit(db_session, principal, clock, "member.update", "member", member_id, data)
+        return member
 
 
 class PartnerController(Controller):
@@ -181,8 +223,12 @@ class PartnerController(Controller):
     tags = ["registry"]
 
     @post("/", guards=[ADMIN], summary="Create a partner (a restaurant group)")
-    async def create(self, db_session: Session, data: JSONBody[PartnerCreate]) -> PartnerRead:
-        return await services.create_partner(db_session, data)
+    async def create(
+        self, db_session: Session, principal: Principal, clock: ClockDep, data: JSONBody[PartnerCreate]
+    ) -> PartnerRead:
+        partner = await services.create_partner(db_session, data)
+        await _audit(db_session, principal, clock, "partner.create", "partner", partner.id, data)
+        return partner
 
     @get("/", guards=[READERS], summary="List partners")
     async def list_partners(
@@ -200,9 +246,16 @@ class PartnerController(Controller):
 
     @patch("/{partner_id:uuid}", guards=[ADMIN], summary="Rename a partner")
     async def update(
-        self, db_session: Session, principal: Principal, partner_id: PathId, data: JSONBody[PartnerUpdate]
+        self,
+        db_session: Session,
+        principal: Principal,
+        clock: ClockDep,
+        partner_id: PathId,
+        data: JSONBody[PartnerUpdate],
     ) -> PartnerRead:
-        return await services.update_partner(db_session, principal, partner_id, data)
+        partner = await services.update_partner(db_session, principal, partner_id, data)
+        await _audit(db_session, principal, clock, "partner.update", "partner", partner_id, data)
+        return partner
 
 
 class VenueController(Controller):
@@ -210,8 +263,12 @@ class VenueController(Controller):
     tags = ["registry"]
 
     @post("/", guards=[ADMIN], summary="Create a venue")
-    async def create(self, db_session: Session, data: JSONBody[VenueCreate]) -> VenueRead:
-        return await services.create_venue(db_session, data)
+    async def create(
+        self, db_session: Session, principal: Principal, clock: ClockDep, data: JSONBody[VenueCreate]
+    ) -> VenueRead:
+        venue = await services.create_venue(db_session, data)
+        await _audit(db_session, principal, clock, "venue.create", "venue", venue.id, data)
+        return venue
 
     @get("/", guards=[READERS], summary="List venues")
     async def list_venues(
@@ -233,9 +290,16 @@ class VenueController(Controller):
 
     @patch("/{venue_id:uuid}", guards=[ADMIN], summary="Change a venue")
     async def update(
-        self, db_session: Session, principal: Principal, venue_id: PathId, data: JSONBody[VenueUpdate]
+        self,
+        db_session: Session,
+        principal: Principal,
+        clock: ClockDep,
+        venue_id: PathId,
+        data: JSONBody[VenueUpdate],
     ) -> VenueRead:
-        return await services.update_venue(db_session, principal, venue_id, data)
+        venue = await services.update_venue(db_session, principal, venue_id, data)
+        await _audit(db_session, principal, clock, "venue.update", "venue", venue_id, data)
+        return venue
 
     @post(
         "/{venue_id:uuid}/terminals",
@@ -243,16 +307,34 @@ class VenueController(Controller):
         summary="Create a terminal and its API key (shown once)",
     )
     async def create_terminal(
-        self, db_session: Session, principal: Principal, venue_id: PathId, data: JSONBody[TerminalCreate]
+        self,
+        db_session: Session,
+        principal: Principal,
+        clock: ClockDep,
+        venue_id: PathId,
+        data: JSONBody[TerminalCreate],
     ) -> TerminalCreated:
         venue = await services.load_venue(db_session, principal, venue_id)
         terminal = await services.create_terminal(db_session, venue, data.name)
-        _, api_key = await create_key(
+        key, api_key = await create_key(
             db_session,
             role="terminal",
             name=f"terminal {data.name}",
             venue_id=venue.id,
             terminal_id=terminal.id,
+        )
+        details = {"venue_id": str(venue.id), "key_id": str(key.id)}
+        await audit.record(
+            db_session, principal, "terminal.create", "terminal", terminal.id, at=clock.now(), details=details
+        )
+        await audit.record(
+            db_session,
+            principal,
+            "key.create",
+            "api_key",
+            key.id,
+            at=clock.now(),
+            details={"role": "terminal"},
         )
         return TerminalCreated(id=terminal.id, venue_id=venue.id, name=terminal.name, api_key=api_key)
 
@@ -288,6 +370,7 @@ class TerminalController(Controller):
         if terminal.disabled_at is None:
             terminal.disabled_at = clock.now()
         await revoke_keys_of_terminal(db_session, terminal.id, clock)
+        await audit.record(db_session, principal, "terminal.disable", "terminal", terminal.id, at=clock.now())
 
 
 class OfferController(Controller):
@@ -295,8 +378,12 @@ class OfferController(Controller):
     tags = ["registry"]
 
     @post("/", guards=[ADMIN], summary="Create an offer: what a program's members get at a partner or venue")
-    async def create(self, db_session: Session, data: JSONBody[OfferCreate]) -> OfferRead:
-        return await services.create_offer(db_session, data)
+    async def create(
+        self, db_session: Session, principal: Principal, clock: ClockDep, data: JSONBody[OfferCreate]
+    ) -> OfferRead:
+        offer = await services.create_offer(db_session, data)
+        await _audit(db_session, principal, clock, "offer.create", "offer", offer.id, data)
+        return offer
 
     @get("/", guards=[READERS], summary="List offers")
     async def list_offers(
@@ -318,9 +405,16 @@ class OfferController(Controller):
 
     @patch("/{offer_id:uuid}", guards=[ADMIN], summary="Change an offer")
     async def update(
-        self, db_session: Session, principal: Principal, offer_id: PathId, data: JSONBody[OfferUpdate]
+        self,
+        db_session: Session,
+        principal: Principal,
+        clock: ClockDep,
+        offer_id: PathId,
+        data: JSONBody[OfferUpdate],
     ) -> OfferRead:
-        return await services.update_offer(db_session, principal, offer_id, data)
+        offer = await services.update_offer(db_session, principal, offer_id, data)
+        await _audit(db_session, principal, clock, "offer.update", "offer", offer_id, data)
+        return offer
 
 
 CONTROLLERS = [

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.errors import DeliveryError
 from connectors.loyalty import DelegatedLoyaltySource
 from connectors.outbox import EventContext, enqueue
+from hub import audit, metrics
 from hub.clock import Clock
 from hub.concierge import announce_visited, fulfil_referral
 from hub.crypto import Keyring
@@ -39,6 +40,7 @@ from hub.flow.errors import (
     VisitClosedError,
 )
 from hub.flow.models import BonusEntry, Receipt, Refund, Scan, Visit
+from hub.flow.outcomes import pin_outcome, scan_outcome
 from hub.flow.recognizer import Recognizer
 from hub.scope import Scope
 from hub.stats import rollups
@@ -48,6 +50,7 @@ from partners.models import Member, Offer, Program, Terminal, Tier, Venue
 from pin import otp
 from pin import service as pins
 from pin.errors import SmsUnavailableError
+from pin.models import PinChallenge
 from pin.sms import SmsGateway, SmsSendError
 from routing.recognition import Candidate, VenueContext, normalize_code, resolve, usable_here
 
@@ -106,6 +109,16 @@ class FlowService:
     # ---- scan ----
 
     async def scan(self, who: Scope, data: s.ScanCreate) -> s.ScanAnswer:
+        """Recognise a code (counted by outcome on /metrics)."""
+        try:
+            answer = await self._scan(who, data)
+        except Exception as exc:
+            metrics.SCANS.labels(outcome=scan_outcome(exc)).inc()
+            raise
+        metrics.SCANS.labels(outcome=answer.status).inc()
+        return answer
+
+    async def _scan(self, who: Scope, data: s.ScanCreate) -> s.ScanAnswer:
         code = normalize_code(data.code)
         if not code:
             raise InvalidInputError("The code is empty after removing spaces.", field="code")
@@ -312,13 +325,16 @@ class FlowService:
         scan_id: uuid.UUID,
     ) -> tuple[dt.datetime, dt.datetime]:
         """Send outside any transaction; (expires_at, resend_available_at) once the SMS centre took it."""
+        gateway = metrics.gateway_label(self.gateway)
         try:
             message_id = await self.gateway.send(phone, text)
         except SmsSendError as exc:
+            metrics.SMS.labels(gateway=gateway, result="failed").inc()
             log.warning("SMS gateway failed: %s", type(exc).__name__)
             async with self.database.transaction() as session:
                 await pins.mark_failed(session, pending)
             raise SmsUnavailableError(scan_id=str(scan_id)) from None
+        metrics.SMS.labels(gateway=gateway, result="sent").inc()
         async with self.database.transaction() as session:
             return await pins.mark_sent(session, pending, message_id, policy, self.clock.now())
 
@@ -393,13 +409,39 @@ class FlowService:
                     digits=challenge.digits,
                 )
             now = self.clock.now()
+            was_locked = challenge.status == "locked"
             try:
                 pins.check_pin(self.keyring, challenge, data.pin, now)
-            except Exception:
+            except Exception as exc:
+                await self._note_pin(session, who, challenge, pin_outcome(exc), now, was_locked=was_locked)
                 await session.commit()  # the attempt counts even though the answer is an error
                 raise
             scan.status = "verified"
-            return await self._open_coalition_visit(session, scan, now)
+            verified = await self._open_coalition_visit(session, scan, now)
+            await self._note_pin(session, who, challenge, "verified", now, was_locked=was_locked)
+            return verified
+
+    async def _note_pin(
+        self,
+        session: AsyncSession,
+        who: Scope,
+        challenge: PinChallenge,
+        outcome: str,
+        now: dt.datetime,
+        *,
+        was_locked: bool,
+    ) -> None:
+        """Count the check on /metrics and audit it; the attempt that locks the code is a lock-out."""
+        metrics.VERIFICATIONS.labels(outcome=outcome).inc()
+        action = "pin.lock_out" if outcome == "locked" and not was_locked else f"pin.{outcome}"
+        details = {
+            "outcome": outcome,
+            "attempts": challenge.attempts,
+            "max_attempts": challenge.max_attempts,
+            "program_id": str(challenge.program_id),
+            "terminal_id": str(challenge.terminal_id),
+        }
+        await audit.record(session, who, action, "scan", challenge.scan_id, at=now, details=details)
 
     async def _open_coalition_visit(self, session: AsyncSession, scan: Scan, now: dt.datetime) -> s.Verified:
         member = await session.get_one(Member, scan.member_id)
@@ -757,6 +799,8 @@ class FlowService:
                     "currency": receipt.currency,
                 },
             )
+            details = {"refund_id": str(refund.id), "amount_minor": amount, "currency": receipt.currency}
+            await audit.record(session, who, "receipt.refund", "receipt", receipt.id, at=now, details=details)
             return s.RefundAnswer(
                 refund_id=refund.id,
                 receipt_id=receipt.id,
