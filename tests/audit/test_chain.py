@@ -195,3 +195,14 @@ async def test_audit_route_pages_and_bounds_its_range(
         response = await client.get("/v1/audit", params=params, headers=ADMIN)
         assert (response.status_code, error_of(response)["code"]) == (422, "validation_failed")
     assert (await client.get("/v1/audit", params=earlier, headers=ADMIN)).json()["items"] == []
+
+
+async def test_exports_are_audited(client: httpx.AsyncClient) -> None:
+    """A CSV or XLSX download is audited (who, which export, format, rows) before its bytes go out."""
+    csv = await client.get("/v1/deliveries", params={"format": "csv"}, headers=ADMIN)
+    assert csv.status_code == 200
+    plain = await client.get("/v1/deliveries", headers=ADMIN)
+    assert plain.status_code == 200
+    (found,) = [e for e in await entries(client) if e["action"] == "export.download"]
+    assert (found["target_id"], found["actor_role"]) == ("deliveries", "admin")
+    assert found["details"] == {"format": "csv", "rows": 0, "route": "/v1/deliveries"}
