@@ -137,14 +137,28 @@ def _database_unreachable(exc: Exception) -> bool:
         return False
     if exc.connection_invalidated:
         return True
+    return _sqlstate(exc)[:2] in _UNAVAILABLE_SQLSTATES
+
+
+def _sqlstate(exc: DBAPIError) -> str:
     orig = exc.orig
     sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATES
+    return sqlstate if isinstance(sqlstate, str) else ""
 
 
 def handle_unexpected(_request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     if _database_unreachable(exc):
         return handle_database_down(_request, exc)
+    if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith("22"):
+        # SQLSTATE class 22, data exception: a value the input checks let through (a NUL character in
+        # text, a number past BIGINT) that the database refuses; the client's input, not our failure
+        log.warning("a value was refused by the database: SQLSTATE %s", _sqlstate(exc))
+        return error_response(
+            422,
+            "validation_failed",
+            "A value in the request cannot be stored (a NUL character in text, or a number out of range).",
+            {"field": "body"},
+        )
     log.error("unhandled error", exc_info=exc)
     return error_response(500, "internal", HubError.default_message)
 

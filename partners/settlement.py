@@ -203,4 +203,6 @@ class Period:
 def parse_period(text: str) -> Period | None:
     """'2026-11' → Period(2026, 11); anything else → None."""
     match = _PERIOD.match(text)
-    return Period(int(match.group(1)), int(match.group(2))) if match else None
+    if match is None or not 1 <= int(match.group(1)) <= 9998:  # datetime's years, and the month after
+        return None
+    return Period(int(match.group(1)), int(match.group(2)))

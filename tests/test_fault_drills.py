@@ -493,3 +493,17 @@ def test_which_database_errors_are_503(sqlstate: str | None, unavailable: bool) 
     orig = Orig("from the driver")
     orig.sqlstate = sqlstate  # type: ignore[attr-defined]  # as asyncpg's errors carry it
     assert _database_unreachable(DBAPIError("SELECT 1", None, orig)) is unavailable
+
+
+def test_a_value_the_database_refuses_is_a_typed_422() -> None:
+    """SQLSTATE class 22 (a NUL in text, a number past BIGINT) answers 422 validation_failed, not 500."""
+    from sqlalchemy.exc import DBAPIError
+
+    from hub.plugin import handle_unexpected
+
+    class Orig(Exception):
+        sqlstate = "22021"
+
+    response = handle_unexpected(None, DBAPIError("INSERT", None, Orig("invalid byte sequence")))  # type: ignore[arg-type]  # no request needed
+    assert response.status_code == 422
+    assert response.content.error.code == "validation_failed"
