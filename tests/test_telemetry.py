@@ -3,10 +3,12 @@ and a full run's logs holding no phone, PIN, API key or signing secret."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -14,13 +16,18 @@ import httpx
 import pytest
 from litestar import Litestar
 from msgspec.structs import replace
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.config import Settings
+from connectors.base import ConnectorConfig
+from connectors.errors import ReconsentError, TransientError
+from connectors.tokens import DbTokenSource, FetchedToken
+from hub.clock import FrozenClock
+from hub.config import ConfigError, Settings, load_settings
 from hub.db import Database
 from hub.logs import json_handler
 from tests import builders
-from tests.conftest import ADMIN, ADMIN_KEY, bearer, error_of
+from tests.conftest import ADMIN, ADMIN_KEY, TEST_KEYRING, bearer, error_of
 from tests.connectors.crm import Crm, running_crm
 from tests.connectors.test_dispatch import connect, deliver_all, make_dispatcher
 from tests.flow.conftest import World, receipt_body, world
@@ -245,3 +252,59 @@ async def test_full_run_logs_no_phone_pin_key_or_secret(
         if not _is_console_sms(line):
             assert not re.search(rf"(?<!\d){pin}(?!\d)", text), f"the PIN in a log line: {line}"
     assert any(_is_console_sms(line) and pin in line["message"] for line in lines)  # the one exception
+
+
+@pytest.mark.parametrize(("raw", "public"), [(None, False), ("0", False), ("1", True)])
+def test_metrics_public_setting(raw: str | None, public: bool) -> None:
+    """HUB_METRICS_PUBLIC takes 0 or 1 (default 0)."""
+    environ = {"HUB_METRICS_PUBLIC": raw} if raw is not None else {}
+    assert load_settings(environ).metrics_public is public
+
+
+def test_metrics_public_setting_rejects_other_values() -> None:
+    """Anything but 0 or 1 stops start-up naming the variable."""
+    with pytest.raises(ConfigError, match="HUB_METRICS_PUBLIC"):
+        load_settings({"HUB_METRICS_PUBLIC": "yes"})
+
+
+class StubFetcher:
+    """A TokenFetcher, a seam we own (the OAuth wire is tested against oidc-provider in tests/connectors)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    async def fetch(self, http: Any, connector: ConnectorConfig, refresh_token: str | None) -> FetchedToken:
+        if self.error is not None:
+            raise self.error
+        return FetchedToken(access_token="stub-access-token", expires_in=3600)
+
+
+@pytest.mark.parametrize(
+    ("error", "result"),
+    [(None, "refreshed"), (TransientError("down"), "failed"), (ReconsentError("grant lost"), "reconsent")],
+)
+async def test_token_refreshes_are_counted_by_result(
+    world: World,
+    crm: Crm,
+    db: Database,
+    app: Litestar,
+    clock: FrozenClock,
+    error: Exception | None,
+    result: str,
+) -> None:
+    """Each access-token refresh is counted as refreshed, failed or reconsent."""
+    created = await connect(world.client, crm, {"program_id": world.program["id"]})
+    config = ConnectorConfig(
+        id=uuid.UUID(created["id"]),
+        name="stub",
+        kind="rest",
+        url=crm.url,
+        auth={"type": "stub"},
+        settings={},
+        personal_data="none",
+    )
+    tokens = DbTokenSource(db, TEST_KEYRING, clock, app.state.http, {"stub": StubFetcher(error)})
+    before = REGISTRY.get_sample_value("hub_token_refreshes_total", {"result": result}) or 0.0
+    with contextlib.suppress(TransientError, ReconsentError):
+        await tokens.token(config)
+    assert REGISTRY.get_sample_value("hub_token_refreshes_total", {"result": result}) == before + 1
