@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export HUB_DATABASE_URL ?= sqlite+aiosqlite:///var/hub.db
 
-.PHONY: run test lint typecheck openapi openapi-check compose-check pytest bench demo clean
+.PHONY: run test lint typecheck openapi openapi-check compose-check pytest bench demo clean chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,7 +55,17 @@ $(OAUTH_SERVER)/node_modules/.installed: $(OAUTH_SERVER)/package.json $(OAUTH_SE
 	npm ci --prefix $(OAUTH_SERVER) --no-audit --no-fund
 	touch $@
 
-pytest: $(STAMP) $(SMPP_SERVER)/node_modules/.installed $(OAUTH_SERVER)/node_modules/.installed
+# the browser tests (tests/web): Debian's Chromium driven by Playwright, and axe-core from its lock file
+WEB_TESTS := tests/web
+$(WEB_TESTS)/node_modules/.installed: $(WEB_TESTS)/package.json $(WEB_TESTS)/package-lock.json
+	npm ci --prefix $(WEB_TESTS) --no-audit --no-fund
+	touch $@
+
+# Playwright's own browser download is not used: the distribution's chromium is (root, as on CI)
+chromium:
+	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+pytest: $(STAMP) $(SMPP_SERVER)/node_modules/.installed $(OAUTH_SERVER)/node_modules/.installed $(WEB_TESTS)/node_modules/.installed chromium
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -16,7 +16,7 @@ from litestar.stores.memory import MemoryStore
 from connectors.loyalty import DelegatedLoyaltySource
 from connectors.outbox.dispatcher import Dispatcher
 from connectors.runtime import build_destinations, build_runtime
-from hub import plugin
+from hub import plugin, web
 from hub.api import (
     audit,
     connectors,
@@ -30,7 +30,7 @@ from hub.api import (
     stats,
     system,
 )
-from hub.auth import ApiKeyMiddleware, allow, hash_key
+from hub.auth import allow, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
@@ -46,7 +46,7 @@ from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
 
 API_VERSION = "1.0.0"
-PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/dev/sms$"]
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/dev/sms$", *web.PUBLIC_PATHS]
 
 
 def openapi_config(*, production: bool = False) -> OpenAPIConfig:
@@ -109,9 +109,11 @@ async def start(
         gateway or gateway_from_url(settings.sms_url),
         loyalty=DelegatedLoyaltySource(app.state.database, app.state.keyring, runtime),
     )
+    app.state.web_imports = web.ImportJobs(app.state.database, app.state.keyring, app.state.clock)
 
 
 async def stop(app: Litestar) -> None:
+    await app.state.web_imports.close()
     app.state.dispatch_stop.set()
     if app.state.dispatch_task is not None:
         await app.state.dispatch_task  # finishes in-flight attempts
@@ -154,6 +156,7 @@ def create_app(
             *stats.CONTROLLERS,
             *settlements.CONTROLLERS,
             *audit.CONTROLLERS,
+            web.router(),
         ],
         lifespan=[lifespan],
         dependencies={
@@ -168,7 +171,7 @@ def create_app(
             TelemetryMiddleware,
             JsonDepthMiddleware(settings.max_json_depth),
             DefineMiddleware(
-                ApiKeyMiddleware,
+                web.KeyOrSessionMiddleware,
                 exclude=[p for p in PUBLIC_PATHS if not (settings.is_production and p == "^/schema")],
             ),
             RateLimitMiddleware(),

@@ -8,6 +8,7 @@ from hub.concierge.models import Referral
 from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
 from hub.ratelimit import RateLimitWindow
 from hub.stats.models import RfmRun, RfmScore, StatsDaily, StatsDailyGuest
+from hub.web.models import WebSession
 from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Venue
 from pin.models import PinChallenge, SmsSend
 
@@ -42,4 +43,5 @@ __all__ = [
     "Tier",
     "Venue",
     "Visit",
+    "WebSession",
 ]

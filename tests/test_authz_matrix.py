@@ -332,6 +332,18 @@ DENIED_TARGET = {
 }
 # outside /v1: the probes, /metrics, and the development SMS inbox (404 unless the console gateway is in use)
 NON_API_PATHS = {"/healthz", "/readyz", "/dev/sms", "/metrics"}
+# the web pages (hub.web): outside the API, each checks its session's role itself; tests/web drives them
+NON_API_PATHS |= {
+    "/app",
+    "/app/login",
+    "/app/logout",
+    "/app/lang/{lang}",
+    "/app/static/{file_path}",
+    "/app/scan",
+    "/app/operator",
+    "/app/operator/import",
+    "/app/operator/import/{job_id}",
+}
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 RECEIPT = {
     "currency": "RUB",

@@ -1,0 +1,7 @@
+"""The venue dashboard (venue, partner, admin) and the concierge page (concierge, admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HANDLERS: list[Any] = []

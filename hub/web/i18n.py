@@ -1,0 +1,218 @@
+"""The pages' two languages: a small message catalogue, chosen by cookie, then by Accept-Language."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["en", "ru"]
+LANGS: tuple[Lang, ...] = ("ru", "en")
+LANG_COOKIE = "hub_lang"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # key: (English, Russian)
+    "app.title": ("Coalition Hub", "Coalition Hub"),
+    "nav.scan": ("Scan", "Скан"),
+    "nav.venue": ("Dashboard", "Статистика"),
+    "nav.concierge": ("Concierge", "Консьерж"),
+    "nav.operator": ("Operator", "Оператор"),
+    "nav.logout": ("Sign out", "Выйти"),
+    "nav.lang": ("Русский", "English"),
+    "nav.main": ("Main menu", "Главное меню"),
+    "login.title": ("Sign in", "Вход"),
+    "login.key": ("API key", "API-ключ"),
+    "login.hint": (
+        "Paste the key you were given (it starts with hub_). It stays on this device only as a session.",
+        "Вставьте выданный ключ (начинается с hub_). На устройстве хранится только сессия.",
+    ),
+    "login.submit": ("Sign in", "Войти"),
+    "login.wrong": (
+        "This key is unknown or revoked. Check it, or ask the coalition administrator for a new one.",
+        "Ключ не найден или отозван. Проверьте его или попросите у администратора новый.",
+    ),
+    "login.expired": ("The form expired; sign in again.", "Форма устарела; войдите ещё раз."),
+    "role.title": ("Not for this key", "Недоступно для этого ключа"),
+    "role.body": (
+        "You are signed in with a {role} key; this page needs one of: {roles}. "
+        "Sign out and sign in with the right key.",
+        "Вы вошли с ключом роли «{role}»; эта страница требует: {roles}. "
+        "Выйдите и войдите с подходящим ключом.",
+    ),
+    "role.other": ("Your pages", "Ваши страницы"),
+    "error.title": ("Something went wrong", "Что-то пошло не так"),
+    "error.back": ("Back", "Назад"),
+    "scan.title": ("Scan a card", "Сканирование карты"),
+    "scan.code": ("Card, QR or phone", "Карта, QR или телефон"),
+    "scan.code_hint": (
+        "Scan with the scanner, or type the number and press Enter.",
+        "Отсканируйте сканером или введите номер и нажмите Enter.",
+    ),
+    "scan.go": ("Check", "Проверить"),
+    "scan.camera": ("Camera", "Камера"),
+    "scan.camera_stop": ("Stop camera", "Выключить камеру"),
+    "scan.program": ("Program", "Программа"),
+    "scan.tier": ("Tier", "Уровень"),
+    "scan.guest": ("Guest", "Гость"),
+    "scan.phone": ("SMS sent to", "SMS отправлено на"),
+    "scan.pin": ("PIN from the guest's SMS", "PIN из SMS гостя"),
+    "scan.pin_submit": ("Confirm", "Подтвердить"),
+    "scan.pin_clear": ("Clear", "Стереть"),
+    "scan.resend": ("Send a new PIN", "Отправить новый PIN"),
+    "scan.resend_in": ("New PIN in {s} s", "Новый PIN через {s} с"),
+    "scan.attempts": ("Attempts left: {n}", "Осталось попыток: {n}"),
+    "scan.discount": ("Discount", "Скидка"),
+    "scan.excluded": ("Not on", "Не распространяется на"),
+    "scan.perks": ("Also", "Также"),
+    "scan.max": ("At most {amount}", "Не более {amount}"),
+    "scan.balance": ("Bonus balance", "Бонусный баланс"),
+    "scan.payable": ("Payable by bonus", "Можно оплатить бонусами"),
+    "scan.payable_pct": ("up to {p}% of the check", "до {p}% чека"),
+    "scan.next": ("Next guest", "Следующий гость"),
+    "scan.verified": ("Verified", "Подтверждено"),
+    "scan.own_card": ("Venue's own card", "Карта заведения"),
+    "scan.working": ("Checking…", "Проверяем…"),
+    "err.card_not_recognized": (
+        "Card not recognised — check the number, or scan again.",
+        "Карта не распознана — проверьте номер или отсканируйте ещё раз.",
+    ),
+    "err.member_blocked": (
+        "This card is blocked — no discount; the guest may call the program.",
+        "Карта заблокирована — скидки нет; гость может позвонить в программу.",
+    ),
+    "err.pin_invalid": (
+        "Wrong PIN — ask the guest to read it again.",
+        "Неверный PIN — попросите гостя прочитать ещё раз.",
+    ),
+    "err.pin_locked": (
+        "Too many wrong PINs — scan the card again later.",
+        "Слишком много неверных PIN — отсканируйте карту позже.",
+    ),
+    "err.pin_expired": ("PIN expired — send a new one.", "PIN истёк — отправьте новый."),
+    "err.pin_already_used": (
+        "This PIN was already used — scan the card again.",
+        "Этот PIN уже использован — отсканируйте карту заново.",
+    ),
+    "err.rate_limited": (
+        "Too many SMS for now — wait for the countdown, then send again.",
+        "Слишком много SMS — дождитесь отсчёта и отправьте снова.",
+    ),
+    "err.unauthenticated": (
+        "Your session has ended — sign in again.",
+        "Сессия закончилась — войдите снова.",
+    ),
+    "err.network": (
+        "No connection to the hub — check the Wi-Fi and try again.",
+        "Нет связи с хабом — проверьте Wi-Fi и повторите.",
+    ),
+    "err.other": ("Something went wrong — try again.", "Что-то пошло не так — повторите."),
+    "venue.title": ("Venue dashboard", "Статистика заведения"),
+    "venue.pick": ("Venue", "Заведение"),
+    "venue.show": ("Show", "Показать"),
+    "venue.period": ("{from} – {to}", "{from} – {to}"),
+    "venue.visits": ("Visits", "Визиты"),
+    "venue.guests": ("Guests", "Гости"),
+    "venue.check_sum": ("Check sum", "Сумма чеков"),
+    "venue.average": ("Average check", "Средний чек"),
+    "venue.discounts": ("Discounts", "Скидки"),
+    "venue.by_day": ("Visits and check sums by day", "Визиты и суммы чеков по дням"),
+    "venue.by_program": ("By program", "По программам"),
+    "venue.by_tier": ("By tier", "По уровням"),
+    "venue.program": ("Program", "Программа"),
+    "venue.tier": ("Tier", "Уровень"),
+    "venue.date": ("Date", "Дата"),
+    "venue.connectors": ("Our connectors", "Наши коннекторы"),
+    "venue.no_connectors": ("No connectors.", "Коннекторов нет."),
+    "venue.download": ("Download", "Скачать"),
+    "venue.none": ("No venues for this key.", "Для этого ключа нет заведений."),
+    "venue.nothing": ("No visits in this period yet.", "За этот период визитов пока нет."),
+    "conn.name": ("Connector", "Коннектор"),
+    "conn.status": ("State", "Состояние"),
+    "conn.last_ok": ("Last delivery", "Последняя доставка"),
+    "conn.last_fail": ("Last failure", "Последняя ошибка"),
+    "conn.queue": ("Queue", "Очередь"),
+    "conn.dead": ("Dead", "Не доставлено"),
+    "conn.latency": ("Latency p50 / p99", "Задержка p50 / p99"),
+    "conn.errors": ("Error rate", "Доля ошибок"),
+    "conn.token": ("Token expires", "Токен истекает"),
+    "conn.replay": ("Replay dead", "Повторить недоставленные"),
+    "conn.never": ("never", "никогда"),
+    "ops.title": ("Operator board", "Панель оператора"),
+    "ops.connectors": ("Connectors", "Коннекторы"),
+    "ops.dead": ("Dead deliveries", "Недоставленные события"),
+    "ops.no_dead": (
+        "Nothing dead: every event was delivered or is on its way.",
+        "Всё доставлено или в пути.",
+    ),
+    "ops.event": ("Event", "Событие"),
+    "ops.error": ("Last error", "Последняя ошибка"),
+    "ops.attempts": ("Attempts", "Попытки"),
+    "ops.retry": ("Retry", "Повторить"),
+    "ops.retried": ("Queued again", "Снова в очереди"),
+    "ops.replayed": ("{n} queued again", "В очереди снова: {n}"),
+    "ops.import": ("Import members", "Импорт участников"),
+    "ops.import_program": ("Program", "Программа"),
+    "ops.import_file": (
+        "CSV file (card_number,phone,name,tier_code)",
+        "CSV-файл (card_number,phone,name,tier_code)",
+    ),
+    "ops.import_start": ("Import", "Импортировать"),
+    "ops.import_progress": ("Import progress", "Ход импорта"),
+    "ops.import_done": (
+        "Done: {created} created, {updated} updated, {rejected} rejected.",
+        "Готово: создано {created}, обновлено {updated}, отклонено {rejected}.",
+    ),
+    "ops.import_running": ("{done} of {total} rows", "{done} из {total} строк"),
+    "con.title": ("Concierge", "Консьерж"),
+    "con.find": ("Find a guest", "Найти гостя"),
+    "con.find_by": ("Card number or phone", "Номер карты или телефон"),
+    "con.search": ("Search", "Искать"),
+    "con.book": ("Book a table", "Забронировать"),
+    "con.venue": ("Venue", "Заведение"),
+    "con.when": ("When", "Когда"),
+    "con.party": ("Guests", "Гостей"),
+    "con.note": ("Note", "Комментарий"),
+    "con.booked": ("Booked.", "Забронировано."),
+    "con.referrals": ("Referrals", "Направления"),
+    "con.status": ("Status", "Статус"),
+    "con.check_sum": ("Check sum", "Сумма чека"),
+    "con.top_venues": ("Top venues", "Лучшие заведения"),
+    "con.districts": ("Districts", "Районы"),
+    "con.history": ("Guest history", "История гостя"),
+    "con.no_member": ("No guest with this card or phone.", "Гость с такой картой или телефоном не найден."),
+    "con.visits": ("Visits", "Визиты"),
+    "con.program": ("Program", "Программа"),
+    "con.conversion": ("Came: {visited} of {booked} ({pct}%)", "Пришли: {visited} из {booked} ({pct}%)"),
+    "con.none": ("Nothing yet.", "Пока ничего."),
+}
+
+
+def pick(accept_language: str | None, cookie: str | None) -> Lang:
+    """The cookie wins; else the first of ru/en in Accept-Language (by q order); else Russian."""
+    if cookie in LANGS:
+        return "ru" if cookie == "ru" else "en"
+    ranked: list[tuple[float, str]] = []
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((quality, tag.strip().lower()[:2]))
+    for _, tag in sorted(ranked, key=lambda r: -r[0]):
+        if tag == "en":
+            return "en"
+        if tag == "ru":
+            return "ru"
+    return "ru"
+
+
+def translate(lang: Lang, key: str, **values: object) -> str:
+    english, russian = MESSAGES.get(key, (key, key))
+    text = russian if lang == "ru" else english
+    return text.format(**values) if values else text
+
+
+def catalogue(lang: Lang, prefix: str) -> dict[str, str]:
+    """The messages a page's script needs, in its language."""
+    return {key: translate(lang, key) for key in MESSAGES if key.startswith(prefix)}
