@@ -344,6 +344,19 @@ NON_API_PATHS |= {
     "/app/operator/import",
     "/app/operator/import/{job_id}",
 }
+# the web pages (hub.web): outside the API, each checks its session's role itself; tests/web drives them
+NON_API_PATHS |= {
+    "/app",
+    "/app/login",
+    "/app/logout",
+    "/app/lang/{lang}",
+    "/app/static/{file_path}",
+    "/app/scan",
+    "/app/venue",
+    "/app/operator",
+    "/app/operator/import",
+    "/app/operator/import/{job_id}",
+}
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 RECEIPT = {
     "currency": "RUB",

@@ -107,6 +107,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "venue.title": ("Venue dashboard", "Статистика заведения"),
     "venue.pick": ("Venue", "Заведение"),
     "venue.show": ("Show", "Показать"),
+    "venue.from": ("From", "С"),
+    "venue.to": ("To", "По"),
     "venue.period": ("{from} – {to}", "{from} – {to}"),
     "venue.visits": ("Visits", "Визиты"),
     "venue.guests": ("Guests", "Гости"),

@@ -117,7 +117,14 @@ def day_chart(
     days: Sequence[str], visits: Sequence[int], sums: Sequence[float], labels: tuple[str, str]
 ) -> str:
     """Check sums and visits (on the secondary axis) as bars, one group per day."""
-    chart = pygal.Bar(**_config(x_label_rotation=30, show_minor_x_labels=len(days) <= 14))
+    chart = pygal.Bar(
+        **_config(
+            x_label_rotation=30,
+            show_minor_x_labels=len(days) <= 14,
+            range=(0, max(sums, default=0) or 1),
+            secondary_range=(0, max(visits, default=0) or 1),
+        )
+    )
     chart.x_labels = list(days)
     chart.x_labels_major = list(days)[:: max(1, len(days) // 10)]
     chart.add(labels[1], list(sums))
@@ -126,7 +133,14 @@ def day_chart(
 
 
 def bar_chart(names: Sequence[str], values: Sequence[float], label: str) -> str:
-    chart = pygal.HorizontalBar(**_config(show_legend=False, height=max(160, 40 * len(names) + 60)))
+    chart = pygal.HorizontalBar(
+        **_config(
+            show_legend=False,
+            width=420,
+            height=max(140, 36 * len(names) + 60),
+            range=(0, max(values, default=0) or 1),
+        )
+    )
     chart.x_labels = list(names)
     chart.add(label, list(values))
     return _svg(chart)

@@ -29,7 +29,7 @@
   }
 
   const form = $("import-form");
-  form.addEventListener("submit", async (event) => {
+  if (form) form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const result = await api("POST", "/app/operator/import", new FormData(form));
     if (!result.ok) { say(explain(result.error)); return; }
