@@ -340,18 +340,6 @@ NON_API_PATHS |= {
     "/app/lang/{lang}",
     "/app/static/{file_path}",
     "/app/scan",
-    "/app/operator",
-    "/app/operator/import",
-    "/app/operator/import/{job_id}",
-}
-# the web pages (hub.web): outside the API, each checks its session's role itself; tests/web drives them
-NON_API_PATHS |= {
-    "/app",
-    "/app/login",
-    "/app/logout",
-    "/app/lang/{lang}",
-    "/app/static/{file_path}",
-    "/app/scan",
     "/app/venue",
     "/app/operator",
     "/app/operator/import",
