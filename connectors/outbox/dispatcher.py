@@ -20,9 +20,9 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -65,10 +65,26 @@ class DispatchSettings:
     breaker_after_seconds: float = 900.0  # failing continuously this long → paused
     breaker_probe_seconds: float = 60.0  # then one probe delivery after this pause
     reconsent_recheck_seconds: float = 300.0
+    record_batch: int = 256  # attempts recorded in one transaction (group commit)
+    config_cache_seconds: float = (
+        30.0  # a decrypted connector config is reused this long (or until it changes)
+    )
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Outcome:
+    """A finished attempt waiting to be recorded (recorded in batches: one commit for many attempts)."""
+
+    item: Claimed
+    attempt: Attempt
+    error: DeliveryError | None
+    started_at: dt.datetime
+    latency_ms: int
+    done: asyncio.Future[None]
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,10 @@ class Dispatcher:
         self._in_flight: dict[uuid.UUID, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._outcomes: list[Outcome] = []
+        self._outcome_ready = asyncio.Event()
+        self._recorder: asyncio.Task[None] | None = None
+        self._configs: dict[uuid.UUID, tuple[dt.datetime, float, ConnectorConfig]] = {}
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll (called after a commit that enqueued events)."""
@@ -133,9 +153,17 @@ class Dispatcher:
                 waiter.cancel()
 
     async def drain(self) -> None:
-        """Let in-flight attempts finish (graceful stop)."""
+        """Let in-flight attempts finish and be recorded (graceful stop)."""
         if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            grace = self.settings.attempt_timeout_seconds + 30
+            await asyncio.wait(
+                list(self._tasks), timeout=grace
+            )  # unrecorded ones are retried after their lease
+        if self._recorder is not None:
+            self._recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recorder
+            self._recorder = None
 
     async def run_until_idle(self, max_rounds: int = 1000) -> int:
         """Deliver everything due now (tests, replays): claim, deliver, repeat until nothing is due."""
@@ -157,7 +185,7 @@ class Dispatcher:
 
     # ---- claiming ----
 
-    def _due_query(self, now: dt.datetime) -> Any:
+    def _due_query(self, now: dt.datetime, status: str | None = None) -> Any:
         earlier = aliased(Delivery)
         head_of_member = ~(
             select(earlier.id)
@@ -181,13 +209,13 @@ class Dispatcher:
             select(Delivery.id)
             .join(Connector, Connector.id == Delivery.connector_id)
             .where(
-                Delivery.status.in_(OPEN),
+                Delivery.status == status if status is not None else Delivery.status.in_(OPEN),
                 Delivery.next_attempt_at <= now,
                 or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
                 usable,
                 head_of_member,
             )
-            .order_by(case((Delivery.attempts == 0, 0), else_=1), Delivery.next_attempt_at, Delivery.id)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
         )
 
     def _saturated(self) -> list[uuid.UUID]:
@@ -197,15 +225,18 @@ class Dispatcher:
 
     async def claim(self) -> list[Claimed]:
         now = self.clock.now()
-        query = self._due_query(now)
-        if saturated := self._saturated():
-            query = query.where(Delivery.connector_id.not_in(saturated))
+        saturated = self._saturated()
+        batch = self.settings.batch_size
         async with self.database.transaction() as session:
-            ids = list(
-                await session.scalars(
-                    query.limit(self.settings.batch_size).with_for_update(skip_locked=True, of=Delivery)
+            ids: list[uuid.UUID] = []
+            # first attempts have their own share of the batch, so a backlog of retries never starves them
+            for status, share in (("pending", batch), ("retrying", max(1, batch // 4))):
+                query = self._due_query(now, status)
+                if saturated:
+                    query = query.where(Delivery.connector_id.not_in(saturated))
+                ids += await session.scalars(
+                    query.limit(share).with_for_update(skip_locked=True, of=Delivery)
                 )
-            )
             if not ids:
                 return []
             rows = (
@@ -223,13 +254,11 @@ class Dispatcher:
             ).all()
             taken = self._within_caps(rows, ids)
             if taken:
+                lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
                 await session.execute(
                     update(Delivery)
                     .where(Delivery.id.in_([c.delivery_id for c in taken]))
-                    .values(
-                        claimed_by=self.worker,
-                        claimed_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
-                    )
+                    .values(claimed_by=self.worker, claimed_until=lease)
                 )
         return taken
 
@@ -257,13 +286,20 @@ class Dispatcher:
             )
         finally:
             self._in_flight[item.connector_id] -= 1
+            self._wake.set()  # a slot is free: look for more work now
 
     async def _load(self, item: Claimed) -> tuple[ConnectorConfig, DeliveryJob]:
         async with self.database.reader() as session:
-            connector = await session.get_one(Connector, item.connector_id)
-            delivery = await session.get_one(Delivery, item.delivery_id)
-            event = await session.get_one(OutboxEvent, delivery.event_id)
-        config = config_of(self.keyring, connector, self.clock.now())
+            row = (
+                await session.execute(
+                    select(Delivery, OutboxEvent, Connector.updated_at)
+                    .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+                    .join(Connector, Connector.id == Delivery.connector_id)
+                    .where(Delivery.id == item.delivery_id)
+                )
+            ).one()
+            delivery, event, changed_at = row
+            config = await self._config(session, item.connector_id, changed_at)
         personal = None
         if event.personal_ciphertext is not None:
             personal = json.loads(self.keyring.decrypt_str(event.personal_ciphertext, personal_aad(event.id)))
@@ -271,12 +307,28 @@ class Dispatcher:
             delivery_id=delivery.id,
             event_id=event.id,
             event_type=event.type,
-            envelope=cut_personal(event.envelope, personal, connector.personal_data),
+            envelope=cut_personal(event.envelope, personal, config.personal_data),
             attempt=delivery.attempts + 1,
             needs_reconcile=delivery.needs_reconcile,
             request_id=event.request_id,
         )
         return config, job
+
+    async def _config(
+        self, session: AsyncSession, connector_id: uuid.UUID, changed_at: dt.datetime
+    ) -> ConnectorConfig:
+        """The decrypted connector, reused until the row changes (or for config_cache_seconds)."""
+        cached = self._configs.get(connector_id)
+        if (
+            cached is not None
+            and cached[0] == changed_at
+            and time.monotonic() - cached[1] < self.settings.config_cache_seconds
+        ):
+            return cached[2]
+        connector = await session.get_one(Connector, connector_id)
+        config = config_of(self.keyring, connector, self.clock.now())
+        self._configs[connector_id] = (changed_at, time.monotonic(), config)
+        return config
 
     async def _deliver(self, item: Claimed) -> None:
         config, job = await self._load(item)
@@ -301,43 +353,118 @@ class Dispatcher:
         latency_ms = int((time.perf_counter() - started) * 1000)
         metrics.DELIVERIES.labels(kind=config.kind, outcome=_outcome(error)).inc()
         metrics.DELIVERY_SECONDS.labels(kind=config.kind).observe(latency_ms / 1000)
-        async with self.database.transaction() as session:
-            await self._record(session, item, job, attempt, error, started_at, latency_ms)
-
-    async def _record(
-        self,
-        session: AsyncSession,
-        item: Claimed,
-        job: DeliveryJob,
-        attempt: Attempt,
-        error: DeliveryError | None,
-        started_at: dt.datetime,
-        latency_ms: int,
-    ) -> None:
-        now = self.clock.now()
-        delivery = await session.get_one(Delivery, item.delivery_id, with_for_update=True)
-        connector = await session.get_one(Connector, item.connector_id, with_for_update=True)
-        outcome = _outcome(error)
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
-                connector_id=connector.id,
-                number=delivery.attempts + (0 if isinstance(error, (RateLimitError, ReconsentError)) else 1),
-                worker=self.worker,
-                started_at=started_at,
-                latency_ms=latency_ms,
-                outcome=outcome,
-                status_code=error.status_code if error else attempt.status_code,
-                error=(str(error) if error else attempt.detail or None),
-            )
+        await self._submit(
+            Outcome(item, attempt, error, started_at, latency_ms, asyncio.get_running_loop().create_future())
         )
+
+    # ---- recording (group commit) ----
+
+    async def _submit(self, outcome: Outcome) -> None:
+        """Queue the outcome and wait until it is committed (the slot stays taken until then)."""
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_forever())
+        self._outcomes.append(outcome)
+        self._outcome_ready.set()
+        await outcome.done
+
+    async def _record_forever(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            while self._outcomes:
+                batch = self._outcomes[: self.settings.record_batch]
+                try:
+                    async with self.database.transaction() as session:
+                        await self._record_batch(session, batch)
+                except Exception:  # the database may be restarting: keep the outcomes and try again
+                    log.exception("recording %d attempts failed; retrying", len(batch))
+                    await asyncio.sleep(1.0)
+                    continue
+                del self._outcomes[: len(batch)]
+                for outcome in batch:
+                    if not outcome.done.done():
+                        outcome.done.set_result(None)
+
+    async def _record_batch(self, session: AsyncSession, batch: list[Outcome]) -> None:
+        """Many attempts, one transaction: successes in bulk, failures one by one (breaker logic)."""
+        now = self.clock.now()
+        successes = [o for o in batch if o.error is None]
+        session.add_all(self._attempt_row(o, o.item.attempts + 1) for o in successes)
+        if successes:
+            table = cast(Table, Delivery.__table__)  # Core table: a plain executemany, one statement
+            await session.execute(
+                table.update()
+                .where(
+                    table.c.id == bindparam("b_id"), or_(table.c.status == OPEN[0], table.c.status == OPEN[1])
+                )
+                .values(
+                    status="delivered",
+                    delivered_at=now,
+                    needs_reconcile=False,
+                    attempts=table.c.attempts + 1,
+                    claimed_by=None,
+                    claimed_until=None,
+                    last_status_code=None,
+                    last_error=None,
+                    first_attempt_at=func.coalesce(table.c.first_attempt_at, bindparam("b_started")),
+                ),
+                [{"b_id": o.item.delivery_id, "b_started": o.started_at} for o in successes],
+            )
+            await self._note_successes(session, {o.item.connector_id for o in successes}, now)
+        for outcome in batch:
+            if outcome.error is not None:
+                await self._record(session, outcome, now)
+
+    async def _note_successes(
+        self, session: AsyncSession, connector_ids: set[uuid.UUID], now: dt.datetime
+    ) -> None:
+        """Connector health after successes, written only when it changes (or once a second): no hot row."""
+        ids = sorted(connector_ids)
+        await session.execute(
+            update(Connector)
+            .where(
+                Connector.id.in_(ids),
+                or_(
+                    Connector.failing_since.is_not(None),
+                    Connector.last_success_at.is_(None),
+                    Connector.last_success_at < now - dt.timedelta(seconds=1),
+                ),
+            )
+            .values(last_success_at=now, failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+        # a successful probe of a paused connector resumes it
+        await session.execute(
+            update(Connector)
+            .where(Connector.id.in_(ids), Connector.status == "paused", Connector.paused_until.is_not(None))
+            .values(status="active", paused_until=None, status_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    def _attempt_row(self, outcome: Outcome, number: int) -> DeliveryAttempt:
+        error = outcome.error
+        return DeliveryAttempt(
+            delivery_id=outcome.item.delivery_id,
+            connector_id=outcome.item.connector_id,
+            number=number,
+            worker=self.worker,
+            started_at=outcome.started_at,
+            latency_ms=outcome.latency_ms,
+            outcome=_outcome(error),
+            status_code=error.status_code if error else outcome.attempt.status_code,
+            error=(str(error) if error else outcome.attempt.detail or None),
+        )
+
+    async def _record(self, session: AsyncSession, outcome: Outcome, now: dt.datetime) -> None:
+        delivery = await session.get_one(Delivery, outcome.item.delivery_id, with_for_update=True)
+        connector = await session.get_one(Connector, outcome.item.connector_id, with_for_update=True)
+        counted = not isinstance(outcome.error, (RateLimitError, ReconsentError))
+        session.add(self._attempt_row(outcome, delivery.attempts + (1 if counted else 0)))
         delivery.claimed_by, delivery.claimed_until = None, None
-        delivery.first_attempt_at = delivery.first_attempt_at or started_at
-        if (
-            delivery.status not in OPEN
-        ):  # an operator acted meanwhile (e.g. it was delivered by another worker)
+        delivery.first_attempt_at = delivery.first_attempt_at or outcome.started_at
+        if delivery.status not in OPEN:  # an operator acted meanwhile
             return
-        self._apply(delivery, connector, error, now)
+        self._apply(delivery, connector, outcome.error, now)
 
     def _apply(
         self, delivery: Delivery, connector: Connector, error: DeliveryError | None, now: dt.datetime
