@@ -47,6 +47,7 @@ from hub.stats import rollups
 from partners import rules
 from partners.members import decrypt_phone
 from partners.models import Member, Offer, Program, Terminal, Tier, Venue
+from partners.settlement import reversal
 from pin import otp
 from pin import service as pins
 from pin.errors import SmsUnavailableError
@@ -759,11 +760,12 @@ class FlowService:
             amount = data.amount_minor if data.amount_minor is not None else left
             if amount <= 0 or amount > left:
                 raise RefundExceedsError(field="amount_minor", refundable_minor=left)
-            discount_back = _share(receipt.discount_minor, amount, receipt.total_minor)
-            discount_back = min(discount_back, receipt.discount_minor - receipt.refunded_discount_minor)
+            # cumulative: partial refunds add up to exactly what a full refund reverses
+            before, after = receipt.refunded_minor, receipt.refunded_minor + amount
+            discount_back = reversal(receipt.discount_minor, receipt.total_minor, before, after)
             bonus_back = 0
             if receipt.bonus_accrued_minor:
-                bonus_back = _share(receipt.bonus_accrued_minor, amount, receipt.total_minor)
+                bonus_back = reversal(receipt.bonus_accrued_minor, receipt.total_minor, before, after)
                 member = await session.get_one(Member, receipt.member_id)
                 await self._bonus(session, member, receipt.id, "refund", -bonus_back)
             receipt.refunded_minor += amount
@@ -813,10 +815,6 @@ class FlowService:
 
 
 # ---- pure helpers ----
-
-
-def _share(part: int, amount: int, total: int) -> int:
-    return 0 if total <= 0 else rules.div_half_up(part * amount, total)
 
 
 def _iso(at: dt.datetime) -> str:

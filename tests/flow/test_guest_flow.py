@@ -297,3 +297,24 @@ async def test_visit_events_carry_no_phone_in_clear(world: World, db: Database) 
     assert event.personal_ciphertext is not None
     async with db.sessionmaker() as session:
         assert await session.scalar(select(func.count(OutboxEvent.id))) == 1
+
+
+async def test_partial_refunds_reverse_exactly_the_whole_discount(world: World) -> None:
+    """Refunding a receipt in odd pieces reverses, in sum, exactly its discount (no kopeck lost)."""
+    visit_id = await world.verified_visit()
+    body = receipt_body(
+        "ODD", items=[{"name": "Set", "category": "food", "quantity": 1, "unit_price_minor": 11_230}]
+    )
+    receipt = (
+        await world.client.post(f"/v1/visits/{visit_id}/receipt", json=body, headers=world.till)
+    ).json()
+    total, reversed_sum = receipt["total_minor"], 0
+    for amount in (1, 1, total - 2):
+        refund = await world.client.post(
+            f"/v1/receipts/{receipt['receipt_id']}/refund",
+            json={"amount_minor": amount, "reason": "odd"},
+            headers=world.till,
+        )
+        assert refund.status_code == 201, refund.text
+        reversed_sum += refund.json()["discount_reversed_minor"]
+    assert reversed_sum == receipt["discount_minor"] == 1_123
