@@ -326,7 +326,7 @@ def dispatch(concurrency: int, lease_seconds: float, batch_size: int, metrics_po
                 per_connector_concurrency=concurrency,
                 lease_seconds=lease_seconds,
                 batch_size=batch_size,
-                attempt_timeout_seconds=min(45.0, lease_seconds * 0.75),
+                attempt_timeout_seconds=min(30.0, lease_seconds * 0.5),
             ),
         )
         stop = asyncio.Event()

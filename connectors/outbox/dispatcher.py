@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -57,7 +58,7 @@ class DispatchSettings:
     poll_seconds: float = 0.2
     batch_size: int = 64
     lease_seconds: float = 60.0
-    attempt_timeout_seconds: float = 45.0
+    attempt_timeout_seconds: float = 30.0  # well inside the lease: an attempt never outlives its claim
     per_connector_concurrency: int = 8
     max_attempts: int = backoff.MAX_ATTEMPTS
     backoff_base_seconds: float = backoff.BASE_SECONDS
@@ -93,6 +94,8 @@ class Claimed:
     connector_id: uuid.UUID
     attempts: int
     needs_reconcile: bool
+    loaded: tuple[Any, Any, dt.datetime] | None = None  # (Delivery, OutboxEvent, connector changed at)
+    claimed_at: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class Dispatcher:
@@ -118,6 +121,7 @@ class Dispatcher:
         self._outcome_ready = asyncio.Event()
         self._recorder: asyncio.Task[None] | None = None
         self._configs: dict[uuid.UUID, tuple[dt.datetime, float, ConnectorConfig]] = {}
+        self._slots: dict[uuid.UUID, asyncio.Semaphore] = {}
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll (called after a commit that enqueued events)."""
@@ -220,7 +224,7 @@ class Dispatcher:
 
     def _saturated(self) -> list[uuid.UUID]:
         """Connectors with every slot of this process busy: their backlog must not fill the batch."""
-        cap = self.settings.per_connector_concurrency
+        cap = 2 * self.settings.per_connector_concurrency
         return [connector_id for connector_id, busy in self._in_flight.items() if busy >= cap]
 
     async def claim(self) -> list[Claimed]:
@@ -260,7 +264,19 @@ class Dispatcher:
                     .where(Delivery.id.in_([c.delivery_id for c in taken]))
                     .values(claimed_by=self.worker, claimed_until=lease)
                 )
+                taken = await self._prefetch(session, taken)
         return taken
+
+    async def _prefetch(self, session: AsyncSession, taken: list[Claimed]) -> list[Claimed]:
+        """Each claimed delivery with its event, read in the claim's own transaction (one query for all)."""
+        rows = await session.execute(
+            select(Delivery, OutboxEvent, Connector.updated_at)
+            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .join(Connector, Connector.id == Delivery.connector_id)
+            .where(Delivery.id.in_([c.delivery_id for c in taken]))
+        )
+        loaded = {row[0].id: (row[0], row[1], row[2]) for row in rows}
+        return [dataclasses.replace(c, loaded=loaded.get(c.delivery_id)) for c in taken]
 
     def _within_caps(self, rows: Any, order: list[uuid.UUID]) -> list[Claimed]:
         """Keep each connector within its concurrency (one probe for a paused connector)."""
@@ -268,7 +284,8 @@ class Dispatcher:
         taken: list[Claimed] = []
         for delivery_id in order:
             _, connector_id, attempts, reconcile, status = by_id[delivery_id]
-            cap = 1 if status == "paused" else self.settings.per_connector_concurrency
+            # claim up to twice the concurrency: the next attempts wait in memory, not on a claim round trip
+            cap = 1 if status == "paused" else 2 * self.settings.per_connector_concurrency
             if self._in_flight.get(connector_id, 0) >= cap:
                 continue
             self._in_flight[connector_id] = self._in_flight.get(connector_id, 0) + 1
@@ -278,8 +295,19 @@ class Dispatcher:
     # ---- delivering ----
 
     async def _deliver_and_release(self, item: Claimed) -> None:
+        slots = self._slots.setdefault(
+            item.connector_id, asyncio.Semaphore(self.settings.per_connector_concurrency)
+        )
         try:
-            await self._deliver(item)
+            async with slots:
+                # a claim that waited too long for a slot might outlive its lease mid-attempt: give it back
+                if (
+                    time.monotonic() - item.claimed_at
+                    > self.settings.lease_seconds - self.settings.attempt_timeout_seconds
+                ):
+                    await self._release(item)
+                    return
+                await self._deliver(item)
         except Exception:
             log.exception(
                 "delivery %s crashed; its lease will expire and it will be retried", item.delivery_id
@@ -288,17 +316,20 @@ class Dispatcher:
             self._in_flight[item.connector_id] -= 1
             self._wake.set()  # a slot is free: look for more work now
 
+    async def _release(self, item: Claimed) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == item.delivery_id, Delivery.claimed_by == self.worker)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
     async def _load(self, item: Claimed) -> tuple[ConnectorConfig, DeliveryJob]:
         async with self.database.reader() as session:
-            row = (
-                await session.execute(
-                    select(Delivery, OutboxEvent, Connector.updated_at)
-                    .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
-                    .join(Connector, Connector.id == Delivery.connector_id)
-                    .where(Delivery.id == item.delivery_id)
-                )
-            ).one()
-            delivery, event, changed_at = row
+            if item.loaded is None:
+                item = (await self._prefetch(session, [item]))[0]
+            assert item.loaded is not None  # noqa: S101  # the delivery exists: we hold its claim
+            delivery, event, changed_at = item.loaded
             config = await self._config(session, item.connector_id, changed_at)
         personal = None
         if event.personal_ciphertext is not None:
