@@ -1,9 +1,10 @@
-"""The web pages people use, under /app: the waiter's scan page, dashboards, the operator's board."""
+"""The web pages people use, under /app: the waiter's scan page, dashboards, the concierge's page, the
+operator's board."""
 
 from litestar import Router
 from litestar.static_files import create_static_files_router
 
-from hub.web import dashboards, operator, pages
+from hub.web import concierge, dashboards, operator, pages
 from hub.web.imports import ImportJobs
 from hub.web.render import STATIC
 from hub.web.sessions import KeyOrSessionMiddleware
@@ -19,6 +20,7 @@ def router() -> Router:
             *pages.HANDLERS,
             *operator.HANDLERS,
             *dashboards.HANDLERS,
+            *concierge.HANDLERS,
             create_static_files_router(
                 path="/static", directories=[STATIC], include_in_schema=False, cache_control=None
             ),

@@ -179,11 +179,93 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "con.top_venues": ("Top venues", "Лучшие заведения"),
     "con.districts": ("Districts", "Районы"),
     "con.history": ("Guest history", "История гостя"),
-    "con.no_member": ("No guest with this card or phone.", "Гость с такой картой или телефоном не найден."),
+    "con.no_member": (
+        "No guest with this card or phone — check the number, or search by the phone the card was issued to.",
+        "Гость с такой картой или телефоном не найден — проверьте номер или ищите по телефону, на который "
+        "выдана карта.",
+    ),
     "con.visits": ("Visits", "Визиты"),
     "con.program": ("Program", "Программа"),
     "con.conversion": ("Came: {visited} of {booked} ({pct}%)", "Пришли: {visited} из {booked} ({pct}%)"),
     "con.none": ("Nothing yet.", "Пока ничего."),
+    "con.program_pick": ("Program", "Программа"),
+    "con.show": ("Show", "Показать"),
+    "con.find_hint": (
+        "A card number as printed, or a phone in any format (+7 916 …, 8 916 …).",
+        "Номер карты как на карте или телефон в любом формате (+7 916 …, 8 916 …).",
+    ),
+    "con.found": ("Guests found", "Найденные гости"),
+    "con.choose": ("Choose", "Выбрать"),
+    "con.chosen": ("Chosen", "Выбран"),
+    "con.guest": ("Guest", "Гость"),
+    "con.card": ("Card", "Карта"),
+    "con.phone": ("Phone", "Телефон"),
+    "con.tier": ("Tier", "Уровень"),
+    "con.when_hint": ("Local time at the venue.", "Местное время заведения."),
+    "con.party_hint": ("Optional.", "Необязательно."),
+    "con.no_venues": (
+        "No venue serves this program yet — ask the coalition administrator to add an offer.",
+        "Эту программу пока не обслуживает ни одно заведение — попросите администратора коалиции "
+        "добавить предложение.",
+    ),
+    "con.no_program": (
+        "This key serves no coalition program — ask the coalition administrator to add one to the key.",
+        "Этот ключ не обслуживает ни одной программы коалиции — попросите администратора добавить её в ключ.",
+    ),
+    "con.booked_at": ("Booked: {venue}, {at}.", "Забронировано: {venue}, {at}."),
+    "con.all": ("All", "Все"),
+    "con.more": ("Next page", "Следующая страница"),
+    "con.first": ("First page", "Первая страница"),
+    "con.download": ("Download", "Скачать"),
+    "con.s.booked": ("booked", "забронировано"),
+    "con.s.visited": ("visited", "пришёл"),
+    "con.s.expired": ("expired", "не пришёл"),
+    "con.s.cancelled": ("cancelled", "отменено"),
+    "con.period": ("{from} – {to}", "{from} – {to}"),
+    "con.k_hint": (
+        "A venue or district is listed once at least {k} different guests came (their privacy).",
+        "Заведение или район показывается, когда в нём побывали не менее {k} разных гостей "
+        "(ради их приватности).",
+    ),
+    "con.no_ranking": (
+        "Not enough guests yet for a ranking — it appears as visits come in.",
+        "Для рейтинга пока мало гостей — он появится по мере визитов.",
+    ),
+    "con.district": ("District", "Район"),
+    "con.guests": ("Guests", "Гости"),
+    "con.total": ("Spent", "Потрачено"),
+    "con.last_visit": ("Last visit", "Последний визит"),
+    "con.favourites": ("Favourite venues", "Любимые заведения"),
+    "con.date": ("Date", "Дата"),
+    "con.no_visits": ("No visits yet.", "Визитов пока нет."),
+    "con.err.member": (
+        "This guest is not in the program — search for the guest again, then book.",
+        "Этого гостя нет в программе — найдите гостя заново и забронируйте.",
+    ),
+    "con.err.venue": (
+        "This venue does not serve the program — choose another venue from the list.",
+        "Это заведение не обслуживает программу — выберите другое заведение из списка.",
+    ),
+    "con.err.program": (
+        "This key does not serve that program — choose a program from the list, or sign in with its key.",
+        "Этот ключ не обслуживает эту программу — выберите программу из списка или войдите с её ключом.",
+    ),
+    "con.err.expected_at": (
+        "Pick a date and time from today on (a time long past cannot be booked).",
+        "Выберите дату и время начиная с сегодняшнего дня (давно прошедшее время забронировать нельзя).",
+    ),
+    "con.err.party_size": (
+        "Guests must be a number from 1 to 500 — correct it or leave it empty.",
+        "Число гостей — от 1 до 500; исправьте или оставьте пустым.",
+    ),
+    "con.err.note": (
+        "The note is too long — keep it under 2000 characters.",
+        "Комментарий слишком длинный — не более 2000 символов.",
+    ),
+    "con.err.other": (
+        "Check the form and try again; if it keeps failing, tell the coalition administrator.",
+        "Проверьте форму и повторите; если не получается, сообщите администратору коалиции.",
+    ),
 }
 
 

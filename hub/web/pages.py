@@ -44,6 +44,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "admin": [
         ("/app/operator", "nav.operator"),
         ("/app/venue", "nav.venue"),
+        ("/app/concierge", "nav.concierge"),
     ],
 }
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
