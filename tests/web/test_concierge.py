@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from hub.stats.service import K_ANONYMITY
 from hub.web.render import money
@@ -139,3 +139,21 @@ async def test_a_venue_key_is_refused_on_the_concierge_page(
     assert response.status == 403
     await assert_accessible(page)
     await shot(page, "concierge-wrong-role", database_url)
+
+
+async def test_the_concierge_page_in_russian(
+    browser: Browser, live: str, world: World, database_url: str
+) -> None:
+    """A Russian browser gets the page, its booking form and its statuses in Russian."""
+    key = await builders.key(world.client, "concierge", program_ids=[world.program["id"]])
+    context = await browser.new_context(locale="ru-RU", viewport=PHONE)
+    page = await context.new_page()
+    await page.goto(f"{live}/app/login?next=/app/concierge?find={world.member['card_number']}")
+    await page.get_by_label("API-ключ").fill(key)
+    await page.get_by_role("button", name="Войти").click()
+    await expect(page.get_by_role("heading", name="Консьерж", exact=True)).to_be_visible()
+    await page.get_by_role("button", name="Забронировать").click()
+    await expect(page.locator("[data-role=status]")).to_have_text("забронировано")
+    await assert_accessible(page)
+    await shot(page, "concierge-ru", database_url)
+    await context.close()

@@ -129,19 +129,19 @@
   % if view.referrals:
   <div class="table-wrap"><table id="referrals-table">
     <thead><tr>
-      <th scope="col">${t("con.when")}</th><th scope="col">${t("con.venue")}</th><th scope="col">${t("con.card")}</th>
-      <th scope="col" class="num">${t("con.party")}</th><th scope="col">${t("con.status")}</th>
-      <th scope="col" class="num">${t("con.check_sum")}</th>
+      <th scope="col">${t("con.when")}</th><th scope="col">${t("con.status")}</th>
+      <th scope="col" class="num">${t("con.check_sum")}</th><th scope="col">${t("con.venue")}</th>
+      <th scope="col">${t("con.card")}</th><th scope="col" class="num">${t("con.party")}</th>
     </tr></thead>
     <tbody>
     % for r in view.referrals:
       <tr data-referral="${r.id}" ${'class="fresh"' if r.id == ask.booked else '' | n}>
         <th scope="row">${local_time(r.expected_at, r.venue_id)}</th>
+        <td><span class="badge ${r.status}" data-role="status">${t("con.s." + r.status)}</span></td>
+        <td class="num" data-role="check">${money(r.check_sum_minor, r.currency) if r.check_sum_minor is not None else "—"}</td>
         <td>${r.venue.name}<br><small>${r.venue.district}</small></td>
         <td><a href="/app/concierge?${query(member_id=str(r.member_id)) | n}">${r.card_number}</a></td>
         <td class="num">${r.party_size or "—"}</td>
-        <td><span class="badge ${r.status}" data-role="status">${t("con.s." + r.status)}</span></td>
-        <td class="num" data-role="check">${money(r.check_sum_minor, r.currency) if r.check_sum_minor is not None else "—"}</td>
       </tr>
     % endfor
     </tbody>
@@ -167,7 +167,7 @@
   <dl class="figures">
     <div class="figure"><dt>${t("con.visits")}</dt><dd id="h-visits">${member.totals.visits}</dd></div>
     <div class="figure"><dt>${t("con.total")}</dt><dd id="h-sum">${money(member.totals.check_sum_minor, member.totals.currency)}</dd></div>
-    <div class="figure"><dt>${t("con.last_visit")}</dt><dd>${local_time(member.totals.last_visit_at)}</dd></div>
+    <div class="figure"><dt>${t("con.last_visit")}</dt><dd>${local_time(member.totals.last_visit_at, view.visits[0].venue.id if view.visits else None)}</dd></div>
   </dl>
   % if member.favourite_venues:
   <h3>${t("con.favourites")}</h3>
@@ -201,7 +201,7 @@
 
 % if view.stats is not None:
 <% stats = view.stats %>
-<p class="hint">${t("con.period", **{"from": stats.date_from, "to": stats.date_to})} ·
+<p class="hint chart-lead">${t("con.period", **{"from": stats.date_from, "to": stats.date_to})} ·
   <span id="conversion">${t("con.conversion", visited=stats.referrals.visited, booked=stats.referrals.booked, pct=round(stats.referrals.conversion * 100))}</span></p>
 <div class="grid-2">
 <section class="card" aria-labelledby="top-title">
