@@ -46,6 +46,7 @@ from hub import metrics
 from hub.clock import Clock
 from hub.crypto import Keyring
 from hub.db import Database
+from hub.db.base import UtcDateTime
 from hub.logs import REQUEST_ID
 from routing.fanout import cut_personal
 
@@ -190,37 +191,10 @@ class Dispatcher:
     # ---- claiming ----
 
     def _due_query(self, now: dt.datetime, status: str | None = None) -> Any:
-        earlier = aliased(Delivery)
-        head_of_member = ~(
-            select(earlier.id)
-            .where(
-                earlier.connector_id == Delivery.connector_id,
-                earlier.member_key == Delivery.member_key,
-                earlier.id < Delivery.id,
-                earlier.status.in_(OPEN),
-            )
-            .exists()
-        )
-        usable = or_(
-            Connector.status == "active",
-            and_(
-                Connector.status == "paused",
-                Connector.paused_until.is_not(None),
-                Connector.paused_until <= now,
-            ),
-        )
-        return (
-            select(Delivery.id)
-            .join(Connector, Connector.id == Delivery.connector_id)
-            .where(
-                Delivery.status == status if status is not None else Delivery.status.in_(OPEN),
-                Delivery.next_attempt_at <= now,
-                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-                usable,
-                head_of_member,
-            )
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-        )
+        """Due deliveries (ids only), for peeking and for tests; claims use the prepared CLAIM_QUERY."""
+        condition = Delivery.status == status if status is not None else Delivery.status.in_(OPEN)
+        query = _claimable(condition, lock=False)
+        return query.with_only_columns(Delivery.id).params(now=now, saturated=[])
 
     def _saturated(self) -> list[uuid.UUID]:
         """Connectors with every slot of this process busy: their backlog must not fill the batch."""
@@ -229,34 +203,16 @@ class Dispatcher:
 
     async def claim(self) -> list[Claimed]:
         now = self.clock.now()
-        saturated = self._saturated()
+        params = {"now": now, "saturated": self._saturated()}
         batch = self.settings.batch_size
         async with self.database.transaction() as session:
-            ids: list[uuid.UUID] = []
+            rows: list[Any] = []
             # first attempts have their own share of the batch, so a backlog of retries never starves them
-            for status, share in (("pending", batch), ("retrying", max(1, batch // 4))):
-                query = self._due_query(now, status)
-                if saturated:
-                    query = query.where(Delivery.connector_id.not_in(saturated))
-                ids += await session.scalars(
-                    query.limit(share).with_for_update(skip_locked=True, of=Delivery)
-                )
-            if not ids:
+            for query, share in ((CLAIM_PENDING, batch), (CLAIM_RETRYING, max(1, batch // 4))):
+                rows += (await session.execute(query.limit(share), params)).all()
+            if not rows:
                 return []
-            rows = (
-                await session.execute(
-                    select(
-                        Delivery.id,
-                        Delivery.connector_id,
-                        Delivery.attempts,
-                        Delivery.needs_reconcile,
-                        Connector.status,
-                    )
-                    .join(Connector, Connector.id == Delivery.connector_id)
-                    .where(Delivery.id.in_(ids))
-                )
-            ).all()
-            taken = self._within_caps(rows, ids)
+            taken = self._within_caps(rows, [r[0] for r in rows])
             if taken:
                 lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
                 await session.execute(
@@ -552,6 +508,51 @@ class Dispatcher:
             connector.status = "paused"
             connector.status_reason = f"failing for {failing_for:.0f} s: paused, probing again shortly"
             connector.paused_until = now + dt.timedelta(seconds=self.settings.breaker_probe_seconds)
+
+
+def _claimable(status_condition: Any, *, lock: bool = True) -> Any:
+    """Claimable deliveries: due, not leased, connector usable, the oldest open one of their guest.
+
+    Built once with bound parameters (now, saturated) so SQLAlchemy compiles it once per process.
+    """
+    now = bindparam("now", type_=UtcDateTime())
+    earlier = aliased(Delivery)
+    head_of_member = ~(
+        select(earlier.id)
+        .where(
+            earlier.connector_id == Delivery.connector_id,
+            earlier.member_key == Delivery.member_key,
+            earlier.id < Delivery.id,
+            earlier.status.in_(OPEN),
+        )
+        .exists()
+    )
+    usable = or_(
+        Connector.status == "active",
+        and_(
+            Connector.status == "paused", Connector.paused_until.is_not(None), Connector.paused_until <= now
+        ),
+    )
+    query = (
+        select(
+            Delivery.id, Delivery.connector_id, Delivery.attempts, Delivery.needs_reconcile, Connector.status
+        )
+        .join(Connector, Connector.id == Delivery.connector_id)
+        .where(
+            status_condition,
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            Delivery.connector_id.not_in(bindparam("saturated", expanding=True)),
+            usable,
+            head_of_member,
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+    )
+    return query.with_for_update(skip_locked=True, of=Delivery) if lock else query
+
+
+CLAIM_PENDING = _claimable(Delivery.status == "pending")
+CLAIM_RETRYING = _claimable(Delivery.status == "retrying")
 
 
 def _outcome(error: DeliveryError | None) -> str:
