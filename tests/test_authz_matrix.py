@@ -341,6 +341,7 @@ NON_API_PATHS |= {
     "/app/static/{file_path}",
     "/app/scan",
     "/app/venue",
+    "/app/concierge",
     "/app/operator",
     "/app/operator/import",
     "/app/operator/import/{job_id}",
