@@ -152,9 +152,7 @@ _HEADERS = [
 _RESPONSES = {
     "2XX": {"description": "Stored. Any 2xx counts as delivered."},
     "410": {"description": "Gone: the hub disables this connector and stops sending."},
-    "429": {
-        "description": "Slow down: the hub waits Retry-After (seconds or an HTTP date); not a failure."
-    },
+    "429": {"description": "Slow down: the hub waits Retry-After (seconds or an HTTP date); not a failure."},
     "503": {"description": "Temporarily unavailable: retried with exponential backoff for about three days."},
 }
 
