@@ -29,6 +29,7 @@ test: $(STAMP) lint typecheck openapi-check compose-check pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
