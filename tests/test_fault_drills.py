@@ -190,38 +190,53 @@ async def terminal(
     ledger: Ledger,
     stop: asyncio.Event,
 ) -> None:
-    """scan → PIN → receipt for each guest until stopped; a broken flow moves on to the next guest."""
+    """scan → PIN → receipt for each guest until stopped. While the hub or its database is down (503,
+    no connection) the waiter tries the same guest again shortly, as a real one would (at most a few
+    times: each try may have sent an SMS); any other broken flow moves on to the next guest."""
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         for i, guest in enumerate(guests):
-            if stop.is_set():
-                return
-            key, hub = keys[i // flow_bench.FLOWS_PER_TERMINAL_KEY], base()
-            try:
-                status, scan = await _post(http, f"{hub}/v1/scans", key, {"code": guest.card_number}, ledger)
-                pin = await _read_pin(http, hub, guest.phone) if status == 201 else None
-                if pin is None:
-                    await asyncio.sleep(0.05)
-                    continue
-                pin_url = f"{hub}/v1/scans/{scan['scan_id']}/pin"
-                status, verified = await _post(http, pin_url, key, {"pin": pin}, ledger)
-                if status != 200:
-                    continue
-                ledger.visits.append(verified["visit_id"])
-                receipt = {
-                    "check_id": f"drill-{uuid.uuid4().hex}",
-                    "currency": "RUB",
-                    "closed_at": "2026-11-20T21:00:00+03:00",
-                    "items": flow_bench.RECEIPT_ITEMS,
-                }
-                status, closed = await _post(
-                    http, f"{hub}/v1/visits/{verified['visit_id']}/receipt", key, receipt, ledger
-                )
-                if status == 201:
-                    ledger.receipts.append(closed["receipt_id"])
-            except (aiohttp.ClientError, TimeoutError):
-                ledger.connection_errors += 1
-                await asyncio.sleep(0.05)
+            key = keys[i // flow_bench.FLOWS_PER_TERMINAL_KEY]
+            for _ in range(3):
+                if stop.is_set():
+                    return
+                if not await _one_flow(http, base(), key, guest, ledger):
+                    break
+                await asyncio.sleep(0.2)
+
+
+async def _one_flow(
+    http: aiohttp.ClientSession, hub: str, key: str, guest: flow_bench.Guest, ledger: Ledger
+) -> bool:
+    """One guest's flow; True when it should be tried again (the hub or its database was down)."""
+    try:
+        status, scan = await _post(http, f"{hub}/v1/scans", key, {"code": guest.card_number}, ledger)
+        if status == 503:
+            return True
+        pin = await _read_pin(http, hub, guest.phone) if status == 201 else None
+        if pin is None:
+            await asyncio.sleep(0.05)
+            return False
+        pin_url = f"{hub}/v1/scans/{scan['scan_id']}/pin"
+        status, verified = await _post(http, pin_url, key, {"pin": pin}, ledger)
+        if status != 200:
+            return False
+        ledger.visits.append(verified["visit_id"])
+        receipt = {
+            "check_id": f"drill-{uuid.uuid4().hex}",
+            "currency": "RUB",
+            "closed_at": "2026-11-20T21:00:00+03:00",
+            "items": flow_bench.RECEIPT_ITEMS,
+        }
+        status, closed = await _post(
+            http, f"{hub}/v1/visits/{verified['visit_id']}/receipt", key, receipt, ledger
+        )
+        if status == 201:
+            ledger.receipts.append(closed["receipt_id"])
+        return False
+    except (aiohttp.ClientError, TimeoutError):
+        ledger.connection_errors += 1
+        return True
 
 
 async def _seed(hub: HubProcess, workers: int, flows: int) -> flow_bench.Seeded:
