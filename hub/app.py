@@ -40,7 +40,7 @@ from hub.flow.service import FlowService
 from hub.http import EgressPolicy, check_url, create_http_session
 from hub.idempotency import IdempotencyMiddleware
 from hub.jsondepth import JsonDepthMiddleware
-from hub.ratelimit import RateLimitMiddleware
+from hub.ratelimit import Leases, RateLimitMiddleware
 from hub.telemetry import TelemetryMiddleware
 from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
@@ -86,6 +86,7 @@ async def start(
     app.state.clock = clock or SystemClock()
     app.state.settings = settings
     app.state.bootstrap_admin_hash = hash_key(settings.admin_key) if settings.admin_key else None
+    app.state.rate_leases = Leases()
     policy = EgressPolicy.from_settings(settings)
 
     async def check(url: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.clock import Clock, utcnow
 from hub.db import Base, Database
 from hub.db.base import IdMixin
+from hub.db.cache import WatchedCache
 from hub.errors import ForbiddenError, UnauthenticatedError
 from hub.scope import Role, Scope
 
@@ -32,6 +33,7 @@ KEY_PREFIXES: dict[Role, str] = {
 }
 KEY_RANDOM_BYTES = 24  # 192 bits
 MAX_KEY_LENGTH = 200
+KEY_CACHE_SECONDS = 2.0  # how long another API process may still accept a key revoked elsewhere
 
 
 class ApiKey(IdMixin, Base):
@@ -111,6 +113,33 @@ async def revoke_keys_of_terminal(session: AsyncSession, terminal_id: uuid.UUID,
         row.revoked_at = clock.now()
 
 
+# a key revoked through this process is refused at once; another API process refuses it within 2 s
+KEY_CACHE = WatchedCache("api_keys", ApiKey, seconds=KEY_CACHE_SECONDS)
+
+
+async def authenticate_cached(
+    database: Database, api_key: str, bootstrap_admin_hash: str | None
+) -> Scope | None:
+    """authenticate() through this process's key cache."""
+    key_hash = hash_key(api_key)
+    if bootstrap_admin_hash is not None and hmac.compare_digest(key_hash, bootstrap_admin_hash):
+        return Scope(role="admin")
+    cache_key = (id(database), key_hash)
+    found, cached = KEY_CACHE.lookup(cache_key)
+    if found:
+        return cached  # type: ignore[no-any-return]  # only Scopes are stored under these keys
+    generation = KEY_CACHE.generation
+    async with database.reader() as session:
+        row = await session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        )
+    if row is None:
+        return None  # unknown keys are not cached: a key created a moment ago works at once
+    scope = row.to_scope()
+    KEY_CACHE.store(cache_key, scope, generation)
+    return scope
+
+
 def bearer_token(header: str | None) -> str | None:
     if not header:
         return None
@@ -131,9 +160,7 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         if token is None:
             raise UnauthenticatedError()
         state = connection.app.state
-        database: Database = state.database
-        async with database.reader() as session:
-            scope = await authenticate(session, token, state.bootstrap_admin_hash)
+        scope = await authenticate_cached(state.database, token, state.bootstrap_admin_hash)
         if scope is None:
             raise UnauthenticatedError("This API key is unknown or revoked.")
         return AuthenticationResult(user=scope, auth=token)

@@ -1,9 +1,13 @@
 """Per-key request rate limits, counted in the database so every API process shares one count.
 
-A fixed one-minute window per key: each authenticated request is one upsert that adds 1 to the
-key's row for the current minute and returns the new count (one round trip, bounded cost). Past
-the key's limit the answer is 429 with Retry-After set to the seconds left in the minute. The
-first request of a new minute deletes the key's older rows, so a key never has more than two.
+A fixed one-minute window per key, one row per (key, minute) holding the hits of every process. A
+process does not write that row on every request: it leases a block of hits (one upsert that adds the
+block and returns the new total) and spends it from memory. Far from the limit a block is an eighth
+of what is left, so a busy key costs one write every many requests; near the limit the block shrinks
+to one hit, so the last hits of a minute are counted exactly across processes. Hits a process leased
+and did not use count as used (a key can be refused at most a few hits early when it is spread over
+several processes). Past the limit the answer is 429 with Retry-After set to the seconds left in the
+minute. The first lease of a new minute deletes the key's older rows, so a key never has more than two.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from hub.errors import RateLimitedError
 from hub.scope import Scope as Principal
 
 WINDOW_SECONDS = 60
+LEASE_FRACTION = 8  # a lease takes at most 1/8 of what is left of the key's minute
 
 
 class RateLimitWindow(Base):
@@ -46,38 +51,67 @@ def limit_for(principal: Principal, settings: Settings) -> int:
     return settings.rate_limit_per_minute
 
 
-async def count_hit(database: Database, subject: str, window: int) -> int:
-    """Add one hit to the subject's window and return the window's count."""
+async def count_hit(database: Database, subject: str, window: int, hits: int = 1) -> int:
+    """Add `hits` to the subject's window and return the window's new count."""
     insert = sqlite_insert if database.is_sqlite else pg_insert
     statement = (
         insert(RateLimitWindow)
-        .values(subject=subject, window=window, hits=1)
-        .on_conflict_do_update(index_elements=["subject", "window"], set_={"hits": RateLimitWindow.hits + 1})
+        .values(subject=subject, window=window, hits=hits)
+        .on_conflict_do_update(
+            index_elements=["subject", "window"], set_={"hits": RateLimitWindow.hits + hits}
+        )
         .returning(RateLimitWindow.hits)
     )
     async with database.transaction() as session:
         if not database.is_sqlite:
             # a counter lost in a crash costs nothing; do not wait for the WAL flush on every request
             await session.execute(text("SET LOCAL synchronous_commit = off"))
-        hits = int((await session.execute(statement)).scalar_one())
-        if hits == 1:
+        total = int((await session.execute(statement)).scalar_one())
+        if total == hits:
             await session.execute(
                 delete(RateLimitWindow).where(
                     RateLimitWindow.subject == subject, RateLimitWindow.window < window
                 )
             )
-    return hits
+    return total
 
 
-async def check(database: Database, clock: Clock, principal: Principal, settings: Settings) -> None:
+class Leases:
+    """Hits this process has leased and not yet spent, per key, for the key's current minute."""
+
+    def __init__(self) -> None:
+        # subject -> (window, hits left in this process's lease, the shared total last seen)
+        self._left: dict[str, tuple[int, int, int]] = {}
+
+    async def take(self, database: Database, subject: str, window: int, limit: int) -> bool:
+        """Spend one hit of the key's minute; False when the minute is used up."""
+        held_window, left, seen = self._left.get(subject, (window, 0, 0))
+        if held_window != window:
+            left, seen = 0, 0
+        if left > 0:
+            self._left[subject] = (window, left - 1, seen)
+            return True
+        block = max(1, (limit - seen) // LEASE_FRACTION)
+        total = await count_hit(database, subject, window, block)
+        usable = max(0, min(total, limit) - (total - block))  # the leased hits that are within the limit
+        if len(self._left) > 100_000:
+            self._left.clear()
+        held_window, left, _ = self._left.get(subject, (window, 0, 0))  # a concurrent lease may have landed
+        left = left if held_window == window else 0
+        self._left[subject] = (window, left + max(0, usable - 1), total)
+        return usable > 0
+
+
+async def check(
+    database: Database, clock: Clock, principal: Principal, settings: Settings, leases: Leases
+) -> None:
     """Count this request; raise RateLimitedError once the key is past its limit for this minute."""
     limit = limit_for(principal, settings)
     if limit <= 0:
         return
     now = clock.now().timestamp()
     window = int(now // WINDOW_SECONDS)
-    hits = await count_hit(database, subject_of(principal), window)
-    if hits > limit:
+    if not await leases.take(database, subject_of(principal), window, limit):
         retry_after = math.ceil((window + 1) * WINDOW_SECONDS - now)
         raise RateLimitedError(
             f"More than {limit} requests a minute with this key; retry in {retry_after} s.",
@@ -95,5 +129,5 @@ class RateLimitMiddleware(ASGIMiddleware):
         principal = scope.get("user")
         if isinstance(principal, Principal):
             state: Any = scope["litestar_app"].state
-            await check(state.database, state.clock, principal, state.settings)
+            await check(state.database, state.clock, principal, state.settings, state.rate_leases)
         await next_app(scope, receive, send)

@@ -1,4 +1,4 @@
-"""The process's recognition index, rebuilt when the programs' rules change (checked on every scan)."""
+"""The process's recognition index, rebuilt when the programs' rules change (see Recognizer.index)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.flow.catalog import CATALOG
 from partners.models import Program
 from routing.recognition import ProgramRules, RecognitionIndex
 
@@ -37,8 +38,12 @@ class Recognizer:
         self._lock = asyncio.Lock()
 
     async def index(self, session: AsyncSession) -> RecognitionIndex:
-        row = (await session.execute(select(func.count(Program.id), func.max(Program.updated_at)))).one()
-        version = (int(row[0]), row[1])
+        async def version_now() -> tuple[int, dt.datetime | None]:
+            row = (await session.execute(select(func.count(Program.id), func.max(Program.updated_at)))).one()
+            return int(row[0]), row[1]
+
+        # asked at most every CATALOG_SECONDS, and at once after this process changed a program
+        version = await CATALOG.load(("programs_version", id(session.bind)), version_now)
         if version != self._version:
             async with self._lock:
                 if version != self._version:

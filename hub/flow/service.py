@@ -29,6 +29,7 @@ from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
 from hub.flow import schemas as s
+from hub.flow.catalog import Catalog
 from hub.flow.errors import (
     BonusNotAvailableError,
     CardAmbiguousError,
@@ -106,6 +107,7 @@ class FlowService:
         self.clock = clock
         self.gateway = gateway
         self.recognizer = Recognizer()
+        self.catalog = Catalog(database)
 
     # ---- scan ----
 
@@ -126,7 +128,7 @@ class FlowService:
         async with self.database.transaction() as session:
             place = await self._locate(session, who)
             candidate, member = await self._recognize(session, place, code)
-            program = await session.get_one(Program, candidate.program_id)
+            program = await self.catalog.program(session, candidate.program_id)
             if member.status == "blocked":
                 raise MemberBlockedError()
             phone = decrypt_phone(self.keyring, member)
@@ -204,26 +206,15 @@ class FlowService:
     async def _locate(self, session: AsyncSession, who: Scope) -> Located:
         if who.terminal_id is None or who.venue_id is None:
             raise ForbiddenError("Only a terminal key scans cards.")
-        terminal = await session.get(Terminal, who.terminal_id)
+        terminal = await self.catalog.terminal(session, who.terminal_id)
         if terminal is None or terminal.disabled_at is not None:
             raise ForbiddenError("This terminal is disabled.")
-        venue = await session.get_one(Venue, terminal.venue_id)
+        venue = await self.catalog.venue(session, terminal.venue_id)
         return Located(terminal_id=terminal.id, venue=venue)
 
     async def _venue_context(self, session: AsyncSession, venue: Venue) -> VenueContext:
-        offered = await session.scalars(
-            select(Offer.program_id).where(
-                Offer.is_active.is_(True),
-                or_(
-                    Offer.venue_id == venue.id,
-                    Offer.partner_id == venue.partner_id,
-                    and_(Offer.venue_id.is_(None), Offer.partner_id.is_(None)),
-                ),
-            )
-        )
-        return VenueContext(
-            venue_id=venue.id, partner_id=venue.partner_id, offered_program_ids=frozenset(offered)
-        )
+        offered = await self.catalog.programs_offered_at(session, venue)
+        return VenueContext(venue_id=venue.id, partner_id=venue.partner_id, offered_program_ids=offered)
 
     async def _recognize(self, session: AsyncSession, place: Located, code: str) -> tuple[Candidate, Member]:
         index = await self.recognizer.index(session)
@@ -313,7 +304,11 @@ class FlowService:
     async def _lock_for_sending(
         self, session: AsyncSession, terminal_id: uuid.UUID, member_id: uuid.UUID
     ) -> None:
-        """Serialise sends per terminal and per card (same order everywhere: no deadlocks)."""
+        """Serialise sends per terminal and per card (same order everywhere: no deadlocks).
+
+        On SQLite the transaction's BEGIN IMMEDIATE already holds the database's only write lock."""
+        if self.database.is_sqlite:
+            return
         await session.execute(select(Terminal.id).where(Terminal.id == terminal_id).with_for_update())
         await session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
 
@@ -382,12 +377,7 @@ class FlowService:
         )
 
     async def _tier(self, session: AsyncSession, program_id: uuid.UUID, code: str | None) -> Tier | None:
-        if code is None:
-            return None
-        tier: Tier | None = await session.scalar(
-            select(Tier).where(Tier.program_id == program_id, Tier.code == code)
-        )
-        return tier
+        return await self.catalog.tier(session, program_id, code)
 
     # ---- PIN ----
 
@@ -446,11 +436,9 @@ class FlowService:
 
     async def _open_coalition_visit(self, session: AsyncSession, scan: Scan, now: dt.datetime) -> s.Verified:
         member = await session.get_one(Member, scan.member_id)
-        venue = await session.get_one(Venue, scan.venue_id)
-        program = await session.get_one(Program, scan.program_id)
-        offers = await session.scalars(
-            select(Offer).where(Offer.program_id == program.id, Offer.is_active.is_(True))
-        )
+        venue = await self.catalog.venue(session, scan.venue_id)
+        program = await self.catalog.program(session, scan.program_id)
+        offers = await self.catalog.active_offers(session, program.id)
         offer = rules.choose_offer(
             (_terms(o) for o in offers),
             tier_code=member.tier_code,
@@ -512,7 +500,7 @@ class FlowService:
     async def resend(self, who: Scope, scan_id: uuid.UUID) -> s.Resent:
         async with self.database.transaction() as session:
             scan = await self._scan_of(session, who, scan_id)
-            program = await session.get_one(Program, scan.program_id)
+            program = await self.catalog.program(session, scan.program_id)
             policy = pins.PinPolicyValues.from_program(program.pin_policy)
             await self._lock_for_sending(session, scan.terminal_id, scan.member_id)
             challenge = await pins.lock_challenge(session, scan.id)
@@ -537,7 +525,7 @@ class FlowService:
     async def quote(self, who: Scope, visit_id: uuid.UUID, data: s.QuoteCreate) -> s.QuoteAnswer:
         async with self.database.reader() as session:
             visit = await self._visit_here(session, who, visit_id, lock=False)
-            program = await session.get_one(Program, visit.program_id)
+            program = await self.catalog.program(session, visit.program_id)
             _check_currency(program, data.currency)
             priced = _price(visit, data.items)
             member = await session.get_one(Member, visit.member_id)
@@ -601,9 +589,9 @@ class FlowService:
     ) -> s.ReceiptAnswer:
         if visit.status != "open":
             raise VisitClosedError()
-        program = await session.get_one(Program, visit.program_id)
+        program = await self.catalog.program(session, visit.program_id)
         _check_currency(program, data.currency)
-        venue = await session.get_one(Venue, visit.venue_id)
+        venue = await self.catalog.venue(session, visit.venue_id)
         priced = _price(visit, data.items)
         now = self.clock.now()
         receipt = Receipt(
@@ -632,12 +620,14 @@ class FlowService:
         await session.flush()
         tier_code = visit.tier_code
         if program.kind == "venue":
-            await self._settle_bonus(session, program, visit, receipt, data.pay_with_bonus_minor)
+            member = await self._settle_bonus(session, program, visit, receipt, data.pay_with_bonus_minor)
         elif data.pay_with_bonus_minor:
             raise BonusNotAvailableError(
                 "Coalition visits are not paid by bonus.", field="pay_with_bonus_minor"
             )
-        tier_code = await self._promote(session, program, visit.member_id, receipt, now) or tier_code
+        else:
+            member = await session.get_one(Member, visit.member_id)
+        tier_code = await self._promote(session, program, member, receipt, now) or tier_code
         await rollups.record_receipt(session, visit, receipt, venue)
         visit.status, visit.closed_at = "closed", now
         await enqueue(
@@ -646,7 +636,7 @@ class FlowService:
             context=_context(program, venue),
             occurred_at=now,
             member_id=visit.member_id,
-            **await self._member_part(session, visit.member_id),
+            **self._member_part(member),
             data={
                 "visit_id": str(visit.id),
                 "member": {"id": str(visit.member_id), "tier_code": tier_code},
@@ -667,8 +657,9 @@ class FlowService:
 
     async def _settle_bonus(
         self, session: AsyncSession, program: Program, visit: Visit, receipt: Receipt, spend: int
-    ) -> None:
-        """Pay part by bonus (capped by the tier), then accrue on what was paid in money."""
+    ) -> Member:
+        """Pay part by bonus (capped by the tier), then accrue on what was paid in money; the member,
+        locked."""
         tier = await self._tier(session, program.id, visit.tier_code)
         member = await session.scalar(select(Member).where(Member.id == visit.member_id).with_for_update())
         assert member is not None  # noqa: S101  # the visit's member exists (FK)
@@ -685,6 +676,7 @@ class FlowService:
         if accrued:
             await self._bonus(session, member, receipt.id, "accrual", accrued)
             receipt.bonus_accrued_minor = accrued
+        return member
 
     async def _bonus(
         self, session: AsyncSession, member: Member, receipt_id: uuid.UUID | None, kind: str, amount: int
@@ -709,16 +701,14 @@ class FlowService:
         self,
         session: AsyncSession,
         program: Program,
-        member_id: uuid.UUID,
+        member: Member,
         receipt: Receipt,
         now: dt.datetime,
     ) -> str | None:
         """Move the member up when a tier's condition now holds; grant that tier's welcome bonus."""
-        tiers = list(
-            await session.scalars(select(Tier).where(Tier.program_id == program.id).order_by(Tier.position))
-        )
+        tiers = await self.catalog.tiers(session, program.id)
         tier_rules = [_tier_rule(t) for t in tiers]
-        member = await session.get_one(Member, member_id)
+        member_id = member.id
         periods = {t.period_days for t in tier_rules if t.metric is not None}
         if not periods:
             return None
@@ -743,9 +733,8 @@ class FlowService:
             await self._bonus(session, member, receipt.id, "welcome", welcome)
         return new_code
 
-    async def _member_part(self, session: AsyncSession, member_id: uuid.UUID) -> dict[str, Any]:
+    def _member_part(self, member: Member) -> dict[str, Any]:
         """The encrypted personal part of an event about this member (connectors get it per their level)."""
-        member = await session.get_one(Member, member_id)
         phone = decrypt_phone(self.keyring, member)
         return {"personal": {"phone": phone, "phone_masked": member.phone_masked}, "keyring": self.keyring}
 
@@ -764,9 +753,9 @@ class FlowService:
             before, after = receipt.refunded_minor, receipt.refunded_minor + amount
             discount_back = reversal(receipt.discount_minor, receipt.total_minor, before, after)
             bonus_back = 0
+            member = await session.get_one(Member, receipt.member_id)
             if receipt.bonus_accrued_minor:
                 bonus_back = reversal(receipt.bonus_accrued_minor, receipt.total_minor, before, after)
-                member = await session.get_one(Member, receipt.member_id)
                 await self._bonus(session, member, receipt.id, "refund", -bonus_back)
             receipt.refunded_minor += amount
             receipt.refunded_discount_minor += discount_back
@@ -781,8 +770,8 @@ class FlowService:
             )
             session.add(refund)
             await session.flush()
-            program = await session.get_one(Program, receipt.program_id)
-            venue = await session.get_one(Venue, receipt.venue_id)
+            program = await self.catalog.program(session, receipt.program_id)
+            venue = await self.catalog.venue(session, receipt.venue_id)
             await rollups.record_refund(session, receipt, refund, venue)
             await enqueue(
                 session,
@@ -790,7 +779,7 @@ class FlowService:
                 context=_context(program, venue),
                 occurred_at=now,
                 member_id=receipt.member_id,
-                **await self._member_part(session, receipt.member_id),
+                **self._member_part(member),
                 data={
                     "member": {"id": str(receipt.member_id)},
                     "receipt_id": str(receipt.id),

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, delete, func, select
+from sqlalchemy import Insert, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,20 +44,21 @@ def local_date(closed_at: dt.datetime, timezone: str) -> dt.date:
     return closed_at.astimezone(_zone(timezone)).date()
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT DO UPDATE on both PostgreSQL and SQLite."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def _upsert_adding(
-    session: AsyncSession, table: Any, key: Sequence[str], rows: list[dict[str, Any]]
-) -> Insert:
-    stmt = _insert(session, table).values(rows)
-    sums = [c for c in rows[0] if c not in key]
-    return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+@lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Any, key: tuple[str, ...], sums: tuple[str, ...]) -> Insert:
+    """INSERT … ON CONFLICT (key) DO UPDATE adding `sums`, built once: its values come as parameters,
+    so SQLAlchemy compiles it once too (a statement with literal VALUES is compiled on every call)."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_update(
         index_elements=list(key), set_={c: table.__table__.c[c] + stmt.excluded[c] for c in sums}
     )
+
+
+async def _add(session: AsyncSession, table: Any, key: Sequence[str], row: dict[str, Any]) -> None:
+    """Add one row's sums to its key's row (made on first use)."""
+    dialect = session.get_bind().dialect.name
+    sums = tuple(c for c in row if c not in key)
+    await session.execute(_upsert_statement(dialect, table, tuple(key), sums), row)
 
 
 async def record_receipt(session: AsyncSession, visit: Visit, receipt: Receipt, venue: Venue) -> None:
@@ -77,9 +78,9 @@ async def record_receipt(session: AsyncSession, visit: Visit, receipt: Receipt, 
         "refunds_minor": 0,
         "refunded_discount_minor": 0,
     }
-    await session.execute(_upsert_adding(session, StatsDaily, DAILY_KEY, [{**key, **sums}]))
+    await _add(session, StatsDaily, DAILY_KEY, {**key, **sums})
     guest = {**key, "member_id": receipt.member_id, "visits": 1}
-    await session.execute(_upsert_adding(session, StatsDailyGuest, GUEST_KEY, [guest]))
+    await _add(session, StatsDailyGuest, GUEST_KEY, guest)
 
 
 async def record_refund(session: AsyncSession, receipt: Receipt, refund: Refund, venue: Venue) -> None:
@@ -100,7 +101,7 @@ async def record_refund(session: AsyncSession, receipt: Receipt, refund: Refund,
         "refunds_minor": refund.amount_minor,
         "refunded_discount_minor": refund.discount_reversed_minor,
     }
-    await session.execute(_upsert_adding(session, StatsDaily, DAILY_KEY, [row]))
+    await _add(session, StatsDaily, DAILY_KEY, row)
 
 
 # ---- recomputation from receipts ----
@@ -229,4 +230,4 @@ async def insert_rows(
 ) -> None:
     """Plain batched INSERTs (the rows' keys are new: the range was emptied first)."""
     for at in range(0, len(rows), batch):
-        await session.execute(_insert(session, table), rows[at : at + batch])
+        await session.execute(insert(table), rows[at : at + batch])
