@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from connectors.base import Attempt, ConnectorConfig, DeliveryJob, Destination
 from connectors.errors import (
@@ -47,11 +46,17 @@ from hub.clock import Clock
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.base import UtcDateTime
+from hub.ids import new_id
 from hub.logs import REQUEST_ID
 from routing.fanout import cut_personal
 
 log = logging.getLogger("hub.dispatcher")
 OPEN = ("pending", "retrying")
+# the hot paths (claim, record) are Core statements on these tables, built once: no ORM per delivery
+DELIVERIES = cast(Table, Delivery.__table__)
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+CONNECTORS = cast(Table, Connector.__table__)
+EVENTS = cast(Table, OutboxEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,25 @@ class Outcome:
     done: asyncio.Future[None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """The event of a claimed delivery, read by the claim's own query."""
+
+    id: uuid.UUID
+    type: str
+    envelope: dict[str, Any]
+    personal_ciphertext: bytes | None
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     delivery_id: uuid.UUID
     connector_id: uuid.UUID
     attempts: int
     needs_reconcile: bool
-    loaded: tuple[Any, Any, dt.datetime] | None = None  # (Delivery, OutboxEvent, connector changed at)
+    event: ClaimedEvent
+    connector_changed_at: dt.datetime  # the connector row's updated_at: a changed row is read again
     claimed_at: float = dataclasses.field(default_factory=time.monotonic)
 
 
@@ -123,6 +140,8 @@ class Dispatcher:
         self._recorder: asyncio.Task[None] | None = None
         self._configs: dict[uuid.UUID, tuple[dt.datetime, float, ConnectorConfig]] = {}
         self._slots: dict[uuid.UUID, asyncio.Semaphore] = {}
+        self._claim_queries: tuple[tuple[Any, int], ...] | None = None
+        self._metrics: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll (called after a commit that enqueued events)."""
@@ -134,15 +153,17 @@ class Dispatcher:
         log.info("dispatcher %s started", self.worker)
         while not stop.is_set():
             try:
-                claimed = await self.claim()
+                claimed, more_due = await self._claim()
             except Exception:  # the database may be restarting: wait and go on
                 log.exception("claiming deliveries failed")
-                claimed = []
+                claimed, more_due = [], False
             for item in claimed:
                 task = asyncio.create_task(self._deliver_and_release(item))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            if not claimed:
+            if not more_due:
+                # nothing more is due, or what is due waits for a slot: claim again when a connector's
+                # claims run low (wake) or at the next poll, not after every single attempt
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wait(stop), timeout=self.settings.poll_seconds)
@@ -192,9 +213,9 @@ class Dispatcher:
 
     def _due_query(self, now: dt.datetime, status: str | None = None) -> Any:
         """Due deliveries (ids only), for peeking and for tests; claims use the prepared CLAIM_QUERY."""
-        condition = Delivery.status == status if status is not None else Delivery.status.in_(OPEN)
+        condition = DELIVERIES.c.status == status if status is not None else DELIVERIES.c.status.in_(OPEN)
         query = _claimable(condition, lock=False)
-        return query.with_only_columns(Delivery.id).params(now=now, saturated=[])
+        return query.with_only_columns(DELIVERIES.c.id).params(now=now, saturated=[])
 
     def _saturated(self) -> list[uuid.UUID]:
         """Connectors with every slot of this process busy: their backlog must not fill the batch."""
@@ -202,58 +223,60 @@ class Dispatcher:
         return [connector_id for connector_id, busy in self._in_flight.items() if busy >= cap]
 
     async def claim(self) -> list[Claimed]:
+        return (await self._claim())[0]
+
+    async def _claim(self) -> tuple[list[Claimed], bool]:
+        """Claimed deliveries (with their events), and whether more may be due with room to take them."""
         now = self.clock.now()
         params = {"now": now, "saturated": self._saturated()}
-        batch = self.settings.batch_size
-        async with self.database.transaction() as session:
-            rows: list[Any] = []
+        if self._claim_queries is None:
+            batch = self.settings.batch_size
             # first attempts have their own share of the batch, so a backlog of retries never starves them
-            for query, share in ((CLAIM_PENDING, batch), (CLAIM_RETRYING, max(1, batch // 4))):
-                rows += (await session.execute(query.limit(share), params)).all()
+            shares = ((CLAIM_PENDING, batch), (CLAIM_RETRYING, max(1, batch // 4)))
+            self._claim_queries = tuple((query.limit(share), share) for query, share in shares)
+        async with self.database.transaction() as session:
+            conn = await session.connection()
+            rows: list[Any] = []
+            more_due = False
+            for query, share in self._claim_queries:
+                found = (await conn.execute(query, params)).all()
+                more_due = more_due or len(found) == share
+                rows += found
             if not rows:
-                return []
-            taken = self._within_caps(rows, [r[0] for r in rows])
+                return [], False
+            taken = self._within_caps(rows)
             if taken:
                 lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_([c.delivery_id for c in taken]))
-                    .values(claimed_by=self.worker, claimed_until=lease)
+                await conn.execute(
+                    TAKE, {"b_ids": [c.delivery_id for c in taken], "b_worker": self.worker, "b_lease": lease}
                 )
-                taken = await self._prefetch(session, taken)
-        return taken
+        return taken, more_due and len(taken) == len(rows)
 
-    async def _prefetch(self, session: AsyncSession, taken: list[Claimed]) -> list[Claimed]:
-        """Each claimed delivery with its event, read in the claim's own transaction (one query for all)."""
-        rows = await session.execute(
-            select(Delivery, OutboxEvent, Connector.updated_at)
-            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
-            .join(Connector, Connector.id == Delivery.connector_id)
-            .where(Delivery.id.in_([c.delivery_id for c in taken]))
-        )
-        loaded = {row[0].id: (row[0], row[1], row[2]) for row in rows}
-        return [dataclasses.replace(c, loaded=loaded.get(c.delivery_id)) for c in taken]
-
-    def _within_caps(self, rows: Any, order: list[uuid.UUID]) -> list[Claimed]:
+    def _within_caps(self, rows: list[Any]) -> list[Claimed]:
         """Keep each connector within its concurrency (one probe for a paused connector)."""
-        by_id = {r[0]: r for r in rows}
         taken: list[Claimed] = []
-        for delivery_id in order:
-            _, connector_id, attempts, reconcile, status = by_id[delivery_id]
-            # claim up to twice the concurrency: the next attempts wait in memory, not on a claim round trip
-            cap = 1 if status == "paused" else 2 * self.settings.per_connector_concurrency
-            if self._in_flight.get(connector_id, 0) >= cap:
+        in_flight = self._in_flight
+        # claim up to twice the concurrency: the next attempts wait in memory, not on a claim round trip
+        busy_cap = 2 * self.settings.per_connector_concurrency
+        for delivery_id, connector_id, attempts, reconcile, status, changed_at, *event in rows:
+            cap = 1 if status == "paused" else busy_cap
+            busy = in_flight.get(connector_id, 0)
+            if busy >= cap:
                 continue
-            self._in_flight[connector_id] = self._in_flight.get(connector_id, 0) + 1
-            taken.append(Claimed(delivery_id, connector_id, attempts, reconcile))
+            in_flight[connector_id] = busy + 1
+            taken.append(
+                Claimed(delivery_id, connector_id, attempts, reconcile, ClaimedEvent(*event), changed_at)
+            )
         return taken
 
     # ---- delivering ----
 
     async def _deliver_and_release(self, item: Claimed) -> None:
-        slots = self._slots.setdefault(
-            item.connector_id, asyncio.Semaphore(self.settings.per_connector_concurrency)
-        )
+        slots = self._slots.get(item.connector_id)
+        if slots is None:
+            slots = self._slots[item.connector_id] = asyncio.Semaphore(
+                self.settings.per_connector_concurrency
+            )
         try:
             async with slots:
                 # a claim that waited too long for a slot might outlive its lease mid-attempt: give it back
@@ -263,14 +286,18 @@ class Dispatcher:
                 ):
                     await self._release(item)
                     return
-                await self._deliver(item)
+                outcome = await self._deliver(item)
+            # recorded outside the slot: the next attempt goes out while this one waits for its commit
+            # (the claim still counts against the connector's cap until it is recorded)
+            await self._submit(outcome)
         except Exception:
             log.exception(
                 "delivery %s crashed; its lease will expire and it will be retried", item.delivery_id
             )
         finally:
-            self._in_flight[item.connector_id] -= 1
-            self._wake.set()  # a slot is free: look for more work now
+            left = self._in_flight[item.connector_id] = self._in_flight[item.connector_id] - 1
+            if left <= self.settings.per_connector_concurrency:
+                self._wake.set()  # this connector's claims run low: look for more work now
 
     async def _release(self, item: Claimed) -> None:
         async with self.database.transaction() as session:
@@ -281,30 +308,25 @@ class Dispatcher:
             )
 
     async def _load(self, item: Claimed) -> tuple[ConnectorConfig, DeliveryJob]:
-        async with self.database.reader() as session:
-            if item.loaded is None:
-                item = (await self._prefetch(session, [item]))[0]
-            assert item.loaded is not None  # noqa: S101  # the delivery exists: we hold its claim
-            delivery, event, changed_at = item.loaded
-            config = await self._config(session, item.connector_id, changed_at)
+        config = self._cached_config(item.connector_id, item.connector_changed_at)
+        if config is None:
+            config = await self._config(item.connector_id, item.connector_changed_at)
+        event = item.event
         personal = None
         if event.personal_ciphertext is not None:
             personal = json.loads(self.keyring.decrypt_str(event.personal_ciphertext, personal_aad(event.id)))
         job = DeliveryJob(
-            delivery_id=delivery.id,
+            delivery_id=item.delivery_id,
             event_id=event.id,
             event_type=event.type,
             envelope=cut_personal(event.envelope, personal, config.personal_data),
-            attempt=delivery.attempts + 1,
-            needs_reconcile=delivery.needs_reconcile,
+            attempt=item.attempts + 1,
+            needs_reconcile=item.needs_reconcile,
             request_id=event.request_id,
         )
         return config, job
 
-    async def _config(
-        self, session: AsyncSession, connector_id: uuid.UUID, changed_at: dt.datetime
-    ) -> ConnectorConfig:
-        """The decrypted connector, reused until the row changes (or for config_cache_seconds)."""
+    def _cached_config(self, connector_id: uuid.UUID, changed_at: dt.datetime) -> ConnectorConfig | None:
         cached = self._configs.get(connector_id)
         if (
             cached is not None
@@ -312,12 +334,17 @@ class Dispatcher:
             and time.monotonic() - cached[1] < self.settings.config_cache_seconds
         ):
             return cached[2]
-        connector = await session.get_one(Connector, connector_id)
+        return None
+
+    async def _config(self, connector_id: uuid.UUID, changed_at: dt.datetime) -> ConnectorConfig:
+        """The decrypted connector, reused until the row changes (or for config_cache_seconds)."""
+        async with self.database.reader() as session:
+            connector = await session.get_one(Connector, connector_id)
         config = config_of(self.keyring, connector, self.clock.now())
         self._configs[connector_id] = (changed_at, time.monotonic(), config)
         return config
 
-    async def _deliver(self, item: Claimed) -> None:
+    async def _deliver(self, item: Claimed) -> Outcome:
         config, job = await self._load(item)
         REQUEST_ID.set(job.request_id)  # this task's log lines carry the id of the request behind the event
         destination = self.destinations.get(config.kind)
@@ -338,11 +365,21 @@ class Dispatcher:
         except TimeoutError:
             error = OutcomeUnknownError(f"no answer within {self.settings.attempt_timeout_seconds:.0f} s")
         latency_ms = int((time.perf_counter() - started) * 1000)
-        metrics.DELIVERIES.labels(kind=config.kind, outcome=_outcome(error)).inc()
-        metrics.DELIVERY_SECONDS.labels(kind=config.kind).observe(latency_ms / 1000)
-        await self._submit(
-            Outcome(item, attempt, error, started_at, latency_ms, asyncio.get_running_loop().create_future())
+        self._observe(config.kind, _outcome(error), latency_ms)
+        return Outcome(
+            item, attempt, error, started_at, latency_ms, asyncio.get_running_loop().create_future()
         )
+
+    def _observe(self, kind: str, outcome: str, latency_ms: int) -> None:
+        """Prometheus counters, their labelled children looked up once per (kind, outcome)."""
+        children = self._metrics.get((kind, outcome))
+        if children is None:
+            children = self._metrics[(kind, outcome)] = (
+                metrics.DELIVERIES.labels(kind=kind, outcome=outcome),
+                metrics.DELIVERY_SECONDS.labels(kind=kind),
+            )
+        children[0].inc()
+        children[1].observe(latency_ms / 1000)
 
     # ---- recording (group commit) ----
 
@@ -376,71 +413,49 @@ class Dispatcher:
         """Many attempts, one transaction: successes in bulk, failures one by one (breaker logic)."""
         now = self.clock.now()
         successes = [o for o in batch if o.error is None]
-        session.add_all(self._attempt_row(o, o.item.attempts + 1) for o in successes)
         if successes:
-            table = cast(Table, Delivery.__table__)  # Core table: a plain executemany, one statement
-            await session.execute(
-                table.update()
-                .where(
-                    table.c.id == bindparam("b_id"), or_(table.c.status == OPEN[0], table.c.status == OPEN[1])
-                )
-                .values(
-                    status="delivered",
-                    delivered_at=now,
-                    needs_reconcile=False,
-                    attempts=table.c.attempts + 1,
-                    claimed_by=None,
-                    claimed_until=None,
-                    last_status_code=None,
-                    last_error=None,
-                    first_attempt_at=func.coalesce(table.c.first_attempt_at, bindparam("b_started")),
-                ),
-                [{"b_id": o.item.delivery_id, "b_started": o.started_at} for o in successes],
+            conn = await session.connection()
+            await conn.execute(
+                ATTEMPTS.insert(), [self._attempt_values(o, o.item.attempts + 1) for o in successes]
             )
-            await self._note_successes(session, {o.item.connector_id for o in successes}, now)
+            await conn.execute(
+                RECORD_DELIVERED,
+                [{"b_id": o.item.delivery_id, "b_started": o.started_at, "b_now": now} for o in successes],
+            )
+            await self._note_successes(conn, {o.item.connector_id for o in successes}, now)
         for outcome in batch:
             if outcome.error is not None:
                 await self._record(session, outcome, now)
 
     async def _note_successes(
-        self, session: AsyncSession, connector_ids: set[uuid.UUID], now: dt.datetime
+        self, conn: AsyncConnection, connector_ids: set[uuid.UUID], now: dt.datetime
     ) -> None:
         """Connector health after successes, written only when it changes (or once a second): no hot row."""
         ids = sorted(connector_ids)
-        await session.execute(
-            update(Connector)
-            .where(
-                Connector.id.in_(ids),
-                or_(
-                    Connector.failing_since.is_not(None),
-                    Connector.last_success_at.is_(None),
-                    Connector.last_success_at < now - dt.timedelta(seconds=1),
-                ),
-            )
-            .values(last_success_at=now, failing_since=None)
-            .execution_options(synchronize_session=False)
+        await conn.execute(
+            NOTE_SUCCESS, {"b_ids": ids, "b_now": now, "b_stale": now - dt.timedelta(seconds=1)}
         )
-        # a successful probe of a paused connector resumes it
-        await session.execute(
-            update(Connector)
-            .where(Connector.id.in_(ids), Connector.status == "paused", Connector.paused_until.is_not(None))
-            .values(status="active", paused_until=None, status_reason=None)
-            .execution_options(synchronize_session=False)
-        )
+        await conn.execute(
+            RESUME_PROBED, {"b_ids": ids}
+        )  # a successful probe of a paused connector resumes it
+
+    def _attempt_values(self, outcome: Outcome, number: int) -> dict[str, Any]:
+        error = outcome.error
+        return {
+            "id": new_id(),
+            "delivery_id": outcome.item.delivery_id,
+            "connector_id": outcome.item.connector_id,
+            "number": number,
+            "worker": self.worker,
+            "started_at": outcome.started_at,
+            "latency_ms": outcome.latency_ms,
+            "outcome": _outcome(error),
+            "status_code": error.status_code if error else outcome.attempt.status_code,
+            "error": (str(error) if error else outcome.attempt.detail or None),
+        }
 
     def _attempt_row(self, outcome: Outcome, number: int) -> DeliveryAttempt:
-        error = outcome.error
-        return DeliveryAttempt(
-            delivery_id=outcome.item.delivery_id,
-            connector_id=outcome.item.connector_id,
-            number=number,
-            worker=self.worker,
-            started_at=outcome.started_at,
-            latency_ms=outcome.latency_ms,
-            outcome=_outcome(error),
-            status_code=error.status_code if error else outcome.attempt.status_code,
-            error=(str(error) if error else outcome.attempt.detail or None),
-        )
+        return DeliveryAttempt(**self._attempt_values(outcome, number))
 
     async def _record(self, session: AsyncSession, outcome: Outcome, now: dt.datetime) -> None:
         delivery = await session.get_one(Delivery, outcome.item.delivery_id, with_for_update=True)
@@ -513,46 +528,102 @@ class Dispatcher:
 def _claimable(status_condition: Any, *, lock: bool = True) -> Any:
     """Claimable deliveries: due, not leased, connector usable, the oldest open one of their guest.
 
-    Built once with bound parameters (now, saturated) so SQLAlchemy compiles it once per process.
+    Built once with bound parameters (now, saturated) so SQLAlchemy compiles it once per process; it
+    reads the event and the connector's version too, so a claim needs no second query.
     """
     now = bindparam("now", type_=UtcDateTime())
-    earlier = aliased(Delivery)
+    d, c, e = DELIVERIES.c, CONNECTORS.c, EVENTS.c
+    earlier = DELIVERIES.alias("earlier")
     head_of_member = ~(
-        select(earlier.id)
+        select(earlier.c.id)
         .where(
-            earlier.connector_id == Delivery.connector_id,
-            earlier.member_key == Delivery.member_key,
-            earlier.id < Delivery.id,
-            earlier.status.in_(OPEN),
+            earlier.c.connector_id == d.connector_id,
+            earlier.c.member_key == d.member_key,
+            earlier.c.id < d.id,
+            earlier.c.status.in_(OPEN),
         )
         .exists()
     )
     usable = or_(
-        Connector.status == "active",
-        and_(
-            Connector.status == "paused", Connector.paused_until.is_not(None), Connector.paused_until <= now
-        ),
+        c.status == "active",
+        and_(c.status == "paused", c.paused_until.is_not(None), c.paused_until <= now),
     )
     query = (
         select(
-            Delivery.id, Delivery.connector_id, Delivery.attempts, Delivery.needs_reconcile, Connector.status
+            d.id,
+            d.connector_id,
+            d.attempts,
+            d.needs_reconcile,
+            c.status,
+            c.updated_at,
+            e.id,
+            e.type,
+            e.envelope,
+            e.personal_ciphertext,
+            e.request_id,
         )
-        .join(Connector, Connector.id == Delivery.connector_id)
+        .select_from(DELIVERIES.join(CONNECTORS, c.id == d.connector_id).join(EVENTS, e.id == d.event_id))
         .where(
             status_condition,
-            Delivery.next_attempt_at <= now,
-            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-            Delivery.connector_id.not_in(bindparam("saturated", expanding=True)),
+            d.next_attempt_at <= now,
+            or_(d.claimed_until.is_(None), d.claimed_until < now),
+            d.connector_id.not_in(bindparam("saturated", expanding=True)),
             usable,
             head_of_member,
         )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .order_by(d.next_attempt_at, d.id)
     )
-    return query.with_for_update(skip_locked=True, of=Delivery) if lock else query
+    return query.with_for_update(skip_locked=True, of=DELIVERIES) if lock else query
 
 
-CLAIM_PENDING = _claimable(Delivery.status == "pending")
-CLAIM_RETRYING = _claimable(Delivery.status == "retrying")
+CLAIM_PENDING = _claimable(DELIVERIES.c.status == "pending")
+CLAIM_RETRYING = _claimable(DELIVERIES.c.status == "retrying")
+TAKE = (
+    DELIVERIES.update()
+    .where(DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(claimed_by=bindparam("b_worker"), claimed_until=bindparam("b_lease", type_=UtcDateTime()))
+)
+RECORD_DELIVERED = (  # one executemany for a batch of successes
+    DELIVERIES.update()
+    .where(
+        DELIVERIES.c.id == bindparam("b_id"),
+        or_(DELIVERIES.c.status == OPEN[0], DELIVERIES.c.status == OPEN[1]),
+    )
+    .values(
+        status="delivered",
+        delivered_at=bindparam("b_now", type_=UtcDateTime()),
+        needs_reconcile=False,
+        attempts=DELIVERIES.c.attempts + 1,
+        claimed_by=None,
+        claimed_until=None,
+        last_status_code=None,
+        last_error=None,
+        first_attempt_at=func.coalesce(
+            DELIVERIES.c.first_attempt_at, bindparam("b_started", type_=UtcDateTime())
+        ),
+    )
+)
+NOTE_SUCCESS = (
+    CONNECTORS.update()
+    .where(
+        CONNECTORS.c.id.in_(bindparam("b_ids", expanding=True)),
+        or_(
+            CONNECTORS.c.failing_since.is_not(None),
+            CONNECTORS.c.last_success_at.is_(None),
+            CONNECTORS.c.last_success_at < bindparam("b_stale", type_=UtcDateTime()),
+        ),
+    )
+    .values(last_success_at=bindparam("b_now", type_=UtcDateTime()), failing_since=None)
+)
+RESUME_PROBED = (
+    CONNECTORS.update()
+    .where(
+        CONNECTORS.c.id.in_(bindparam("b_ids", expanding=True)),
+        CONNECTORS.c.status == "paused",
+        CONNECTORS.c.paused_until.is_not(None),
+    )
+    .values(status="active", paused_until=None, status_reason=None)
+)
 
 
 def _outcome(error: DeliveryError | None) -> str:
