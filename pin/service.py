@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.crypto import Keyring
@@ -54,20 +54,20 @@ def secret_aad(challenge_id: uuid.UUID) -> str:
     return f"pin.secret:{challenge_id}"
 
 
-async def _window(
-    session: AsyncSession, column: Any, value: uuid.UUID, windows: tuple[dt.timedelta, ...], now: dt.datetime
+async def _windows(
+    session: AsyncSession, counts: list[tuple[Any, uuid.UUID, dt.timedelta]], now: dt.datetime
 ) -> list[tuple[int, dt.datetime | None]]:
-    """(sends, oldest send) in each window, counted in one query."""
-    since = [now - window for window in windows]
+    """(sends, oldest send) for each (column, value, window), all counted in one query."""
     counted = SmsSend.status.in_(COUNTED)
     columns: list[Any] = []
-    for start in since:
-        inside = and_(counted, SmsSend.created_at > start)
+    for column, value, window in counts:
+        inside = and_(counted, column == value, SmsSend.created_at > now - window)
         columns += [func.count().filter(inside), func.min(SmsSend.created_at).filter(inside)]
-    row = (
-        await session.execute(select(*columns).where(column == value, SmsSend.created_at > min(since)))
-    ).one()
-    return [(int(row[2 * i]), row[2 * i + 1]) for i in range(len(windows))]
+    oldest = now - max(window for _, _, window in counts)
+    subjects = {(column.key, value): column == value for column, value, _ in counts}
+    anyone = or_(*subjects.values())
+    row = (await session.execute(select(*columns).where(anyone, SmsSend.created_at > oldest))).one()
+    return [(int(row[2 * i]), row[2 * i + 1]) for i in range(len(counts))]
 
 
 def _refuse(
@@ -91,13 +91,16 @@ async def check_send_limits(
     now: dt.datetime,
 ) -> None:
     """Raise 429 with Retry-After when the terminal or the card has used its SMS budget."""
-    ((terminal_count, terminal_oldest),) = await _window(
-        session, SmsSend.terminal_id, terminal_id, (TEN_MINUTES,), now
+    terminal, short, day = await _windows(
+        session,
+        [
+            (SmsSend.terminal_id, terminal_id, TEN_MINUTES),
+            (SmsSend.member_id, member_id, TEN_MINUTES),
+            (SmsSend.member_id, member_id, ONE_DAY),
+        ],
+        now,
     )
-    _refuse(
-        terminal_count, terminal_oldest, policy.max_sends_per_terminal_10min, TEN_MINUTES, "terminal", now
-    )
-    short, day = await _window(session, SmsSend.member_id, member_id, (TEN_MINUTES, ONE_DAY), now)
+    _refuse(*terminal, policy.max_sends_per_terminal_10min, TEN_MINUTES, "terminal", now)
     _refuse(*short, policy.max_sends_per_card_10min, TEN_MINUTES, "card", now)
     _refuse(*day, policy.max_sends_per_card_day, ONE_DAY, "card", now)
 

@@ -61,18 +61,23 @@ def entry_hash(entry: AuditEntry) -> str:
 
 
 async def _locked_head(session: AsyncSession) -> AuditHead:
-    is_sqlite = session.get_bind().dialect.name == "sqlite"
-    insert = sqlite_insert if is_sqlite else postgresql_insert
-    await session.execute(
-        insert(AuditHead)
-        .values(id=HEAD_ID, seq=0, hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
+    """The head row, locked; made on the very first append (then every append finds it)."""
     query = (
         select(AuditHead)
         .where(AuditHead.id == HEAD_ID)
         .with_for_update()
         .execution_options(populate_existing=True)
+    )
+    head = (await session.execute(query)).scalar_one_or_none()
+    if head is not None:
+        return head
+    is_sqlite = session.get_bind().dialect.name == "sqlite"
+    insert = sqlite_insert if is_sqlite else postgresql_insert
+    # two first appends at once: one inserts, the other waits on the key, does nothing, then locks it
+    await session.execute(
+        insert(AuditHead)
+        .values(id=HEAD_ID, seq=0, hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=["id"])
     )
     return (await session.execute(query)).scalar_one()
 
