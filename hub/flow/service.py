@@ -559,12 +559,15 @@ class FlowService:
             async with self.database.transaction() as session:
                 # lock the visit first: a concurrent post of the same check then sees the receipt it wrote
                 visit = await self._visit_here(session, who, visit_id, lock=True)
-                existing = await self._existing_receipt(session, who, data.check_id, digest)
-                if existing is not None:
-                    return existing, False
+                if visit.status != "open":  # a retry of its receipt, or another check for a closed visit
+                    existing = await self._existing_receipt(session, who, data.check_id, digest)
+                    if existing is not None:
+                        return existing, False
+                # an open visit: a check number already used at this venue fails the insert (unique)
                 return await self._close(session, visit, data, digest), True
         except IntegrityError:
-            # a concurrent post of the same check won the race: answer as for a retry
+            # the check number is taken (a concurrent post of it won the race, or another visit has
+            # it): answer as for a retry, or 409 for another body
             async with self.database.reader() as session:
                 existing = await self._existing_receipt(session, who, data.check_id, digest)
             if existing is None:

@@ -211,6 +211,27 @@ async def test_receipt_is_idempotent_on_check_id(world: World, db: Database) -> 
     assert [e.type for e in await events(db)].count("receipt.closed") == 1
 
 
+async def test_a_check_number_used_on_another_visit_is_a_conflict(world: World, db: Database) -> None:
+    """(venue, check_id) is the receipt's identity: another open visit posting a used check number with
+    another body is 409 receipt_conflict, writes nothing, and that visit stays open for its own check."""
+    first_visit = await world.verified_visit()
+    first = await world.client.post(
+        f"/v1/visits/{first_visit}/receipt", json=receipt_body(), headers=world.till
+    )
+    assert first.status_code == 201, first.text
+    second_visit = await world.verified_visit()
+    clash = await world.client.post(
+        f"/v1/visits/{second_visit}/receipt", json=receipt_body(staff="Someone else"), headers=world.till
+    )
+    assert clash.status_code == 409
+    assert error_of(clash)["code"] == "receipt_conflict"
+    assert [e.type for e in await events(db)].count("receipt.closed") == 1
+    own = await world.client.post(
+        f"/v1/visits/{second_visit}/receipt", json=receipt_body("CHK-2"), headers=world.till
+    )
+    assert own.status_code == 201, own.text
+
+
 async def test_a_visit_takes_one_receipt(world: World) -> None:
     """A second check on the same visit is refused: scan again for a new visit."""
     visit_id = await world.verified_visit()
