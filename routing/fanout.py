@@ -41,14 +41,17 @@ def route(
     return sorted(chosen)
 
 
-def cut_personal(envelope: dict[str, Any], personal: dict[str, Any] | None, level: str) -> dict[str, Any]:
+def cut_personal(
+    envelope: dict[str, Any], personal: dict[str, Any] | None, level: str, *, in_place: bool = False
+) -> dict[str, Any]:
     """The envelope as this connector may see it: the phone in full, masked, or not at all.
 
     `personal` is what was stored encrypted beside the event: {"phone": E.164, "phone_masked": …}.
+    A copy unless `in_place` (for an envelope decoded for this one connector).
     """
     if level not in PERSONAL_LEVELS:
         raise ValueError(f"unknown personal data level {level!r}")
-    result = copy.deepcopy(envelope)
+    result = envelope if in_place else copy.deepcopy(envelope)
     member = result.get("data", {}).get("member")
     if not isinstance(member, dict):
         return result

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import logging
 import os
 import socket
@@ -23,7 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+import msgspec
+from sqlalchemy import Table, Text, and_, bindparam, func, or_, select, update
+from sqlalchemy import cast as cast_as
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from connectors.base import Attempt, ConnectorConfig, DeliveryJob, Destination
@@ -100,7 +101,7 @@ class ClaimedEvent:
 
     id: uuid.UUID
     type: str
-    envelope: dict[str, Any]
+    envelope: str  # the JSON text: decoded once per attempt, into a dict of its own
     personal_ciphertext: bytes | None
     request_id: str | None
 
@@ -314,12 +315,16 @@ class Dispatcher:
         event = item.event
         personal = None
         if event.personal_ciphertext is not None:
-            personal = json.loads(self.keyring.decrypt_str(event.personal_ciphertext, personal_aad(event.id)))
+            personal = _decode_object(
+                self.keyring.decrypt(event.personal_ciphertext, personal_aad(event.id).encode())
+            )
         job = DeliveryJob(
             delivery_id=item.delivery_id,
             event_id=event.id,
             event_type=event.type,
-            envelope=cut_personal(event.envelope, personal, config.personal_data),
+            envelope=cut_personal(
+                _decode_object(event.envelope), personal, config.personal_data, in_place=True
+            ),
             attempt=item.attempts + 1,
             needs_reconcile=item.needs_reconcile,
             request_id=event.request_id,
@@ -558,7 +563,7 @@ def _claimable(status_condition: Any, *, lock: bool = True) -> Any:
             c.updated_at,
             e.id,
             e.type,
-            e.envelope,
+            cast_as(e.envelope, Text),  # the text, decoded by msgspec (not the driver's json.loads)
             e.personal_ciphertext,
             e.request_id,
         )
@@ -624,6 +629,9 @@ RESUME_PROBED = (
     )
     .values(status="active", paused_until=None, status_reason=None)
 )
+
+
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 def _outcome(error: DeliveryError | None) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import aiohttp
+import msgspec
 
 from connectors.base import Attempt, ConnectorConfig, DeliveryJob, Runtime
 from connectors.errors import PermanentError
@@ -24,11 +23,12 @@ class RestDestination:
         self._wall_clock = SystemClock()
 
     async def deliver(self, connector: ConnectorConfig, job: DeliveryJob, attempt: Attempt) -> None:
-        body = json.dumps(job.envelope, separators=(",", ":"), ensure_ascii=False)
-        status, reason, retry_after = await self._post(connector, job, body, force_refresh=False)
+        payload = msgspec.json.encode(job.envelope)  # compact UTF-8, as json.dumps(separators=(",", ":"))
+        body = payload.decode()  # what is signed: exactly the bytes sent
+        status, reason, retry_after = await self._post(connector, job, body, payload, force_refresh=False)
         if status == 401 and connector.auth.get("type") not in UNAUTHENTICATED:
             attempt.calls.append("401: token refreshed once")
-            status, reason, retry_after = await self._post(connector, job, body, force_refresh=True)
+            status, reason, retry_after = await self._post(connector, job, body, payload, force_refresh=True)
             if status == 401:
                 raise PermanentError(
                     "HTTP 401 again after a token refresh: the credentials are refused", status_code=401
@@ -42,7 +42,13 @@ class RestDestination:
         return False  # the receiver deduplicates on webhook-id: sending again is the reconciliation
 
     async def _post(
-        self, connector: ConnectorConfig, job: DeliveryJob, body: str, *, force_refresh: bool
+        self,
+        connector: ConnectorConfig,
+        job: DeliveryJob,
+        body: str,
+        payload: bytes,
+        *,
+        force_refresh: bool,
     ) -> tuple[int, str, float | None]:
         headers = {
             "Content-Type": "application/json",
@@ -54,7 +60,7 @@ class RestDestination:
             headers["Authorization"] = f"Bearer {token}"
         try:
             async with self.runtime.http.post(
-                connector.url, data=body.encode(), headers=headers, allow_redirects=False
+                connector.url, data=payload, headers=headers, allow_redirects=False
             ) as response:
                 await response.read()
                 retry_after = retry_after_seconds(
