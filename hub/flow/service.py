@@ -387,12 +387,28 @@ class FlowService:
             raise ScanNotFoundError()
         return scan
 
+    async def _scan_to_verify(
+        self, session: AsyncSession, who: Scope, scan_id: uuid.UUID
+    ) -> tuple[Scan, PinChallenge, Member]:
+        """The scan of this terminal, its challenge (row-locked: attempts are counted one at a time) and
+        its member, in one query; the precise error when there is none."""
+        row = (
+            await session.execute(
+                select(Scan, PinChallenge, Member)
+                .join(PinChallenge, PinChallenge.scan_id == Scan.id)
+                .join(Member, Member.id == Scan.member_id)
+                .where(Scan.id == scan_id, Scan.terminal_id == who.terminal_id)
+                .with_for_update(of=PinChallenge)
+            )
+        ).one_or_none()
+        if row is None:
+            await self._scan_of(session, who, scan_id)  # raises when the scan is not this terminal's
+            raise ScanNotFoundError("This scan needs no PIN.")
+        return row[0], row[1], row[2]
+
     async def verify(self, who: Scope, scan_id: uuid.UUID, data: s.PinSubmit) -> s.Verified:
         async with self.database.transaction() as session:
-            scan = await self._scan_of(session, who, scan_id)
-            challenge = await pins.lock_challenge(session, scan.id)
-            if challenge is None:
-                raise ScanNotFoundError("This scan needs no PIN.")
+            scan, challenge, member = await self._scan_to_verify(session, who, scan_id)
             if not otp.is_well_formed(data.pin, challenge.digits):
                 raise InvalidInputError(
                     f"The PIN is {challenge.digits} digits 0-9, nothing else.",
@@ -408,7 +424,7 @@ class FlowService:
                 await session.commit()  # the attempt counts even though the answer is an error
                 raise
             scan.status = "verified"
-            verified = await self._open_coalition_visit(session, scan, now)
+            verified = await self._open_coalition_visit(session, scan, member, now)
             await self._note_pin(session, who, challenge, "verified", now, was_locked=was_locked)
             return verified
 
@@ -434,8 +450,9 @@ class FlowService:
         }
         await audit.record(session, who, action, "scan", challenge.scan_id, at=now, details=details)
 
-    async def _open_coalition_visit(self, session: AsyncSession, scan: Scan, now: dt.datetime) -> s.Verified:
-        member = await session.get_one(Member, scan.member_id)
+    async def _open_coalition_visit(
+        self, session: AsyncSession, scan: Scan, member: Member, now: dt.datetime
+    ) -> s.Verified:
         venue = await self.catalog.venue(session, scan.venue_id)
         program = await self.catalog.program(session, scan.program_id)
         offers = await self.catalog.active_offers(session, program.id)
