@@ -13,6 +13,7 @@ import msgspec
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/hub.db"
 SECRET_KEY_BYTES = 32
+IMPORT_BODY_CAP = 1 << 30  # the most HUB_IMPORT_MAX_BODY_BYTES may be set to
 T = TypeVar("T", bound=str)
 
 
@@ -156,7 +157,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         dispatcher=_choice(environ, "HUB_DISPATCHER", "embedded", ("embedded", "off")),
         env=env,
         max_body_bytes=_int(environ, "HUB_MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
-        import_max_body_bytes=_int(environ, "HUB_IMPORT_MAX_BODY_BYTES", 64 * 1_048_576, 1024, 1 << 30),
+        import_max_body_bytes=_int(
+            environ, "HUB_IMPORT_MAX_BODY_BYTES", 64 * 1_048_576, 1024, IMPORT_BODY_CAP
+        ),
         var_dir=environ.get("HUB_VAR_DIR") or "var",
         log_level=_choice(environ, "HUB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         metrics_public=_flag(environ, "HUB_METRICS_PUBLIC"),

@@ -305,3 +305,36 @@ async def test_the_schema_is_admin_only_in_production(make_client: Any) -> None:
     assert allowed.status_code == 200
     assert allowed.json()["info"]["title"] == "Coalition Hub API"
     assert (await production.get("/schema", headers=ADMIN)).status_code == 200
+
+
+# ---- member import body limit ----
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_the_member_import_takes_the_configured_body_limit(
+    make_client: Any, db: Database, chunked: bool
+) -> None:
+    """HUB_IMPORT_MAX_BODY_BYTES bounds the CSV: over it is a typed 413 that imports nothing, whether the
+    size is declared (Content-Length) or only found while the body streams in; under it imports."""
+    client = await make_client(import_max_body_bytes=4096)
+    program = await builders.program(client)
+    rows = [f"77{n:011d},+7916{n:07d},Guest {n}," for n in range(200)]
+    big = ("card_number,phone,name,tier_code\n" + "\n".join(rows) + "\n").encode()
+    assert len(big) > 4096
+
+    async def streamed() -> AsyncIterator[bytes]:
+        for at in range(0, len(big), 1000):
+            yield big[at : at + 1000]
+
+    url = f"/v1/programs/{program['id']}/members/import"
+    headers = {**ADMIN, "Content-Type": "text/csv"}
+    refused = await client.post(url, content=streamed() if chunked else big, headers=headers)
+    assert refused.status_code == 413, refused.text
+    assert error_of(refused)["code"] == "payload_too_large"
+    assert error_of(refused)["details"] == {"limit_bytes": 4096}
+    members = await client.get(f"/v1/programs/{program['id']}/members", headers=ADMIN)
+    assert members.json()["items"] == []
+    small = ("card_number,phone,name,tier_code\n" + "\n".join(rows[:20]) + "\n").encode()
+    accepted = await client.post(url, content=small, headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["created"] == 20

@@ -21,11 +21,13 @@ from hub.api.params import (
     PathId,
     Principal,
     Session,
+    body_within,
 )
 from hub.auth import allow, create_key, revoke_keys_of_terminal
 from hub.clock import Clock
 from hub.concierge import history
 from hub.concierge.schemas import MemberProfile
+from hub.config import IMPORT_BODY_CAP, Settings
 from hub.errors import InvalidInputError
 from hub.schema import Page
 from hub.scope import Scope
@@ -161,7 +163,7 @@ class ProgramController(Controller):
         guards=[allow("admin", "concierge", "partner")],
         summary="Import members from CSV (card_number,phone,name,tier_code): upsert by card number",
         status_code=200,
-        request_max_body_size=64 * 1_048_576,
+        request_max_body_size=IMPORT_BODY_CAP,  # the configured limit is applied while reading
     )
     async def import_members(
         self,
@@ -173,7 +175,8 @@ class ProgramController(Controller):
         program_id: PathId,
     ) -> ImportReport:
         program = await member_service.load_writable_program(db_session, principal, program_id)
-        body = await request.body()
+        settings: Settings = request.app.state.settings
+        body = await body_within(request, settings.import_max_body_bytes)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:

@@ -13,15 +13,18 @@ from litestar.params import Body, FromPath
 
 from connectors import services as connector_service
 from hub.clock import Clock
+from hub.config import Settings
 from hub.db import Database
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
 from hub.web.imports import ImportJob, ImportJobs
 from hub.web.pages import JSON_EXCEPTION_HANDLERS, AnyRequest, check_form_csrf, frame, signed_in
 from hub.web.render import CURRENCY_SIGNS, html, money, percent, when
 from partners import services as registry
 
 REPLAY_WINDOW = dt.timedelta(days=30)
-MAX_IMPORT_BYTES = 64 * 1_048_576
+MAX_IMPORT_BYTES = (
+    64 * 1_048_576
+)  # the page's form is parsed whole: HUB_IMPORT_MAX_BODY_BYTES applies below it
 
 
 @get("/scan", include_in_schema=False)
@@ -100,6 +103,11 @@ def _job_view(job: ImportJob) -> dict[str, Any]:
 )
 async def start_import(request: Request[Any, Any, Any], state: State, data: ImportForm) -> dict[str, Any]:
     user = await signed_in(request, "admin")
+    settings: Settings = state.settings
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.import_max_body_bytes:
+        limit = settings.import_max_body_bytes
+        raise PayloadTooLargeError(f"The file is over {limit} bytes.", limit_bytes=limit)
     check_form_csrf(request, user, {k: v for k, v in data.items() if isinstance(v, str)})
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
