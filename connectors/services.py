@@ -157,9 +157,7 @@ async def health(session: AsyncSession, connector: Connector) -> s.Health:
                 .where(Delivery.connector_id == connector.id)
                 .group_by(Delivery.status)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     oldest = await session.scalar(
         select(func.min(Delivery.created_at)).where(
@@ -174,9 +172,7 @@ async def health(session: AsyncSession, connector: Connector) -> s.Health:
                 .order_by(DeliveryAttempt.started_at.desc())
                 .limit(100)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     latencies = sorted(r[0] for r in recent)
     token_expires = await session.scalar(
@@ -326,23 +322,19 @@ async def list_deliveries(
         query = query.where(Delivery.status == status)
     if (after := decode_cursor(cursor)) is not None:
         query = query.where(Delivery.id > after)
-    rows = (await session.execute(query.order_by(Delivery.id).limit(limit + 1))).tuples().all()
+    rows = (await session.execute(query.order_by(Delivery.id).limit(limit + 1))).all()
     return page_of([_delivery_read(d, t) for d, t in rows], [d.id for d, _ in rows], limit)
 
 
 async def get_delivery(session: AsyncSession, scope: Scope, delivery_id: uuid.UUID) -> s.DeliveryDetail:
     row = (
-        (
-            await session.execute(
-                select(Delivery, OutboxEvent.type)
-                .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
-                .join(Connector, Connector.id == Delivery.connector_id)
-                .where(Delivery.id == delivery_id, visible(scope))
-            )
+        await session.execute(
+            select(Delivery, OutboxEvent.type)
+            .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+            .join(Connector, Connector.id == Delivery.connector_id)
+            .where(Delivery.id == delivery_id, visible(scope))
         )
-        .tuples()
-        .first()
-    )
+    ).first()
     if row is None:
         raise DeliveryNotFoundError()
     delivery, event_type = row
@@ -424,9 +416,7 @@ async def replay(
                 )
                 .order_by(OutboxEvent.id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     existing = {
         d.event_id: d

@@ -76,7 +76,7 @@ async def rotate_column(database: Database, keyring: Keyring, column: Column, pr
             query = select(column.key, column.column).where(column.column.is_not(None)).order_by(column.key)
             if after is not None:
                 query = query.where(column.key > after)
-            rows = (await session.execute(query.limit(BATCH))).tuples().all()
+            rows = (await session.execute(query.limit(BATCH))).all()
             for key, token in rows:
                 if keyring.is_current(token):
                     continue

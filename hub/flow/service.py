@@ -254,9 +254,7 @@ class FlowService:
                     await session.execute(
                         select(Program.id, Program.name).where(Program.id.in_([c.program_id for c in chosen]))
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             raise CardAmbiguousError(
                 candidates=[

@@ -45,7 +45,7 @@ async def refresh(
         )
         .group_by(Receipt.member_id, Member.tier_code)
     )
-    rows = list((await session.execute(query)).tuples())
+    rows = list(await session.execute(query))
     recency = [max((now - _aware(last)).days, 0) for _, last, _, _, _ in rows]
     r_scores = rfm.quintiles(recency, higher_is_better=False)
     f_scores = rfm.quintiles([int(n) for _, _, n, _, _ in rows])
@@ -104,7 +104,7 @@ async def segments(
         .where(RfmScore.program_id == program.id)
         .group_by(RfmScore.segment)
     )
-    counts = {name: int(n) for name, n in grouped.tuples()}
+    counts = {name: int(n) for name, n in grouped}
     query = (
         select(RfmScore)
         .where(RfmScore.program_id == program.id)

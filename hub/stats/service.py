@@ -323,7 +323,7 @@ async def _by_partner(
     partner_guests = await guests_by(session, guests, Venue.partner_id, join_venue=True)
     grouped = _group(per_venue, lambda vid: venues[vid].partner_id)
     found = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(grouped)))
-    names = {partner_id: name for partner_id, name in found.tuples()}
+    names = {partner_id: name for partner_id, name in found}
     return sorted(
         (
             s.PartnerRow(
@@ -390,7 +390,7 @@ async def referral_figures(
         .where(Referral.program_id == program_id, Referral.expected_at >= since, Referral.expected_at < until)
         .group_by(Referral.status)
     )
-    counts = {status: int(n) for status, n in rows.tuples()}
+    counts = {status: int(n) for status, n in rows}
     booked = sum(n for status, n in counts.items() if status != "cancelled")
     visited = counts.get("visited", 0)
     return s.ReferralFigures(
