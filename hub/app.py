@@ -30,6 +30,7 @@ from hub.api import (
     stats,
     system,
 )
+from hub.apidoc import render_plugins
 from hub.auth import allow, hash_key
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
@@ -67,6 +68,7 @@ def openapi_config(*, production: bool = False) -> OpenAPIConfig:
         ),
         security=[{"apiKey": []}],
         use_handler_docstrings=False,
+        render_plugins=render_plugins(),
     )
 
 

@@ -432,10 +432,11 @@ def openapi() -> None:
 
 
 def openapi_document() -> str:
+    from hub.apidoc import with_error_answers
     from hub.app import create_app
 
-    app = create_app(Settings())
-    return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    document = with_error_answers(create_app(Settings()).openapi_schema.to_schema())
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 CRM_EVENTS_PATH = Path("openapi/crm-events.json")

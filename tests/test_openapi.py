@@ -33,3 +33,36 @@ async def test_the_app_serves_the_document(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert set(response.json()["paths"]) == set(json.loads(openapi_document())["paths"])
     assert (await client.get("/schema")).status_code == 200
+
+
+def test_every_operation_documents_the_errors_it_can_give() -> None:
+    """No Litestar 400 (the hub answers 422); every /v1 operation lists 401, 403, 429 and 503 with the
+    typed error body and Retry-After where it applies; a path id adds 404, a body 413 and 422."""
+    document = json.loads(openapi_document())
+    answers = document["components"]["responses"]
+    assert document["components"]["schemas"]["Error"]["required"] == ["error"]
+    assert set(answers["RateLimited"]["headers"]) == {"Retry-After"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "400" not in responses, (method, path)
+            if not path.startswith("/v1/"):
+                continue
+            expected = {"401", "403", "429", "503"}
+            expected |= {"404"} if "{" in path else set()
+            expected |= {"413", "422"} if "requestBody" in operation else set()
+            assert expected <= set(responses), (method, path, sorted(responses))
+            for status in expected:
+                ref = responses[status].get("$ref", "")
+                assert answers[ref.rsplit("/", 1)[-1]]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"
+                }, (method, path, status)
+
+
+async def test_the_served_document_has_the_error_answers_too(client: httpx.AsyncClient) -> None:
+    served = (await client.get("/schema/openapi.json")).json()
+    assert (
+        served["paths"]["/v1/scans"]["post"]["responses"]
+        == json.loads(openapi_document())["paths"]["/v1/scans"]["post"]["responses"]
+    )
+    assert (await client.get("/schema/swagger")).status_code == 200
