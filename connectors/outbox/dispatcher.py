@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, Text, and_, bindparam, func, or_, select, update
+from sqlalchemy import Integer, Table, Text, and_, bindparam, func, or_, select, update
 from sqlalchemy import cast as cast_as
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -53,6 +53,9 @@ from routing.fanout import cut_personal
 
 log = logging.getLogger("hub.dispatcher")
 OPEN = ("pending", "retrying")
+QUEUE_DEPTH = (
+    3  # claims held per connector, in units of its concurrency (a claim is refilled a slot's worth early)
+)
 # the hot paths (claim, record) are Core statements on these tables, built once: no ORM per delivery
 DELIVERIES = cast(Table, Delivery.__table__)
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
@@ -133,7 +136,8 @@ class Dispatcher:
         self.destinations = destinations
         self.settings = settings or DispatchSettings()
         self.worker = worker or worker_name()
-        self._in_flight: dict[uuid.UUID, int] = {}
+        self._in_flight: dict[uuid.UUID, int] = {}  # claimed, not yet recorded, per connector
+        self._queued: dict[uuid.UUID, int] = {}  # claimed, attempt not yet finished, per connector
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._outcomes: list[Outcome] = []
@@ -141,7 +145,6 @@ class Dispatcher:
         self._recorder: asyncio.Task[None] | None = None
         self._configs: dict[uuid.UUID, tuple[dt.datetime, float, ConnectorConfig]] = {}
         self._slots: dict[uuid.UUID, asyncio.Semaphore] = {}
-        self._claim_queries: tuple[tuple[Any, int], ...] | None = None
         self._metrics: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def wake(self) -> None:
@@ -218,10 +221,25 @@ class Dispatcher:
         query = _claimable(condition, lock=False)
         return query.with_only_columns(DELIVERIES.c.id).params(now=now, saturated=[])
 
+    @property
+    def _queue_cap(self) -> int:
+        """Claims a connector may hold in this process: attempts in flight plus the next ones waiting."""
+        return QUEUE_DEPTH * self.settings.per_connector_concurrency
+
     def _saturated(self) -> list[uuid.UUID]:
-        """Connectors with every slot of this process busy: their backlog must not fill the batch."""
-        cap = 2 * self.settings.per_connector_concurrency
-        return [connector_id for connector_id, busy in self._in_flight.items() if busy >= cap]
+        """Connectors whose queue in this process is full: their backlog must not fill the batch."""
+        cap = self._queue_cap
+        return [connector_id for connector_id, queued in self._queued.items() if queued >= cap]
+
+    def _room(self) -> int:
+        """The room left in the queues of the connectors seen so far."""
+        cap = self._queue_cap
+        return sum(max(0, cap - queued) for queued in self._queued.values())
+
+    def _limit(self) -> int:
+        """How many to claim: the room left in the queues seen so far (one queue's worth if none is left,
+        to find connectors not seen yet)."""
+        return min(self.settings.batch_size, self._room() or self._queue_cap)
 
     async def claim(self) -> list[Claimed]:
         return (await self._claim())[0]
@@ -229,17 +247,15 @@ class Dispatcher:
     async def _claim(self) -> tuple[list[Claimed], bool]:
         """Claimed deliveries (with their events), and whether more may be due with room to take them."""
         now = self.clock.now()
-        params = {"now": now, "saturated": self._saturated()}
-        if self._claim_queries is None:
-            batch = self.settings.batch_size
-            # first attempts have their own share of the batch, so a backlog of retries never starves them
-            shares = ((CLAIM_PENDING, batch), (CLAIM_RETRYING, max(1, batch // 4)))
-            self._claim_queries = tuple((query.limit(share), share) for query, share in shares)
+        limit = self._limit()
+        # first attempts have their own share of the batch, so a backlog of retries never starves them
+        shares = ((CLAIM_PENDING, limit), (CLAIM_RETRYING, max(1, limit // 4)))
         async with self.database.transaction() as session:
             conn = await session.connection()
             rows: list[Any] = []
             more_due = False
-            for query, share in self._claim_queries:
+            for query, share in shares:
+                params = {"now": now, "saturated": self._saturated(), "b_limit": share}
                 found = (await conn.execute(query, params)).all()
                 more_due = more_due or len(found) == share
                 rows += found
@@ -251,20 +267,25 @@ class Dispatcher:
                 await conn.execute(
                     TAKE, {"b_ids": [c.delivery_id for c in taken], "b_worker": self.worker, "b_lease": lease}
                 )
-        return taken, more_due and len(taken) == len(rows)
+        # claim again at once only if all it found was taken and a queue seen so far still has room;
+        # connectors not seen yet are found by the next poll (a claim that skips a saturated connector
+        # reads past its whole backlog, so it is not repeated after every attempt)
+        return taken, more_due and len(taken) == len(rows) and self._room() > 0
 
     def _within_caps(self, rows: list[Any]) -> list[Claimed]:
-        """Keep each connector within its concurrency (one probe for a paused connector)."""
+        """Keep each connector within its queue (one probe at a time for a paused connector)."""
         taken: list[Claimed] = []
-        in_flight = self._in_flight
-        # claim up to twice the concurrency: the next attempts wait in memory, not on a claim round trip
-        busy_cap = 2 * self.settings.per_connector_concurrency
+        queued, unrecorded = self._queued, self._in_flight
+        # the next attempts wait in memory, not on a claim round trip
+        cap = self._queue_cap
         for delivery_id, connector_id, attempts, reconcile, status, changed_at, *event in rows:
-            cap = 1 if status == "paused" else busy_cap
-            busy = in_flight.get(connector_id, 0)
-            if busy >= cap:
+            if status == "paused":
+                if unrecorded.get(connector_id, 0) >= 1:
+                    continue
+            elif queued.get(connector_id, 0) >= cap:
                 continue
-            in_flight[connector_id] = busy + 1
+            queued[connector_id] = queued.get(connector_id, 0) + 1
+            unrecorded[connector_id] = unrecorded.get(connector_id, 0) + 1
             taken.append(
                 Claimed(delivery_id, connector_id, attempts, reconcile, ClaimedEvent(*event), changed_at)
             )
@@ -278,27 +299,38 @@ class Dispatcher:
             slots = self._slots[item.connector_id] = asyncio.Semaphore(
                 self.settings.per_connector_concurrency
             )
+        attempted = False
         try:
             async with slots:
-                # a claim that waited too long for a slot might outlive its lease mid-attempt: give it back
-                if (
-                    time.monotonic() - item.claimed_at
-                    > self.settings.lease_seconds - self.settings.attempt_timeout_seconds
-                ):
-                    await self._release(item)
-                    return
-                outcome = await self._deliver(item)
+                try:
+                    # a claim that waited too long for a slot might outlive its lease mid-attempt: release it
+                    if (
+                        time.monotonic() - item.claimed_at
+                        > self.settings.lease_seconds - self.settings.attempt_timeout_seconds
+                    ):
+                        await self._release(item)
+                        return
+                    outcome = await self._deliver(item)
+                finally:
+                    attempted = True
+                    self._attempted(item.connector_id)
             # recorded outside the slot: the next attempt goes out while this one waits for its commit
-            # (the claim still counts against the connector's cap until it is recorded)
+            # (the claim still counts as unrecorded: a paused connector gets one probe at a time)
             await self._submit(outcome)
         except Exception:
             log.exception(
                 "delivery %s crashed; its lease will expire and it will be retried", item.delivery_id
             )
         finally:
-            left = self._in_flight[item.connector_id] = self._in_flight[item.connector_id] - 1
-            if left <= self.settings.per_connector_concurrency:
-                self._wake.set()  # this connector's claims run low: look for more work now
+            if not attempted:  # cancelled while waiting for a slot
+                self._attempted(item.connector_id)
+            self._in_flight[item.connector_id] -= 1
+
+    def _attempted(self, connector_id: uuid.UUID) -> None:
+        queued = self._queued[connector_id] = self._queued[connector_id] - 1
+        # the queue runs low: claim more now, so the slots never run dry while the claim is on its way
+        if queued <= self._queue_cap - self.settings.per_connector_concurrency:
+            self._wake.set()
 
     async def _release(self, item: Claimed) -> None:
         async with self.database.transaction() as session:
@@ -581,8 +613,8 @@ def _claimable(status_condition: Any, *, lock: bool = True) -> Any:
     return query.with_for_update(skip_locked=True, of=DELIVERIES) if lock else query
 
 
-CLAIM_PENDING = _claimable(DELIVERIES.c.status == "pending")
-CLAIM_RETRYING = _claimable(DELIVERIES.c.status == "retrying")
+CLAIM_PENDING = _claimable(DELIVERIES.c.status == "pending").limit(bindparam("b_limit", type_=Integer))
+CLAIM_RETRYING = _claimable(DELIVERIES.c.status == "retrying").limit(bindparam("b_limit", type_=Integer))
 TAKE = (
     DELIVERIES.update()
     .where(DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
