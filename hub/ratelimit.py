@@ -12,6 +12,7 @@ minute. The first lease of a new minute deletes the key's older rows, so a key n
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -77,29 +78,42 @@ async def count_hit(database: Database, subject: str, window: int, hits: int = 1
 
 
 class Leases:
-    """Hits this process has leased and not yet spent, per key, for the key's current minute."""
+    """Hits this process has leased and not yet spent, per key, for the key's current minute.
+
+    One lease per key is in flight at a time: requests arriving meanwhile wait for it and spend from
+    it, instead of each leasing a block of its own (which would count the minute as used up early).
+    """
 
     def __init__(self) -> None:
         # subject -> (window, hits left in this process's lease, the shared total last seen)
         self._left: dict[str, tuple[int, int, int]] = {}
+        self._leasing: dict[str, asyncio.Lock] = {}
+
+    def _spend(self, subject: str, window: int) -> bool:
+        held_window, left, seen = self._left.get(subject, (window, 0, 0))
+        if held_window != window or left <= 0:
+            return False
+        self._left[subject] = (window, left - 1, seen)
+        return True
 
     async def take(self, database: Database, subject: str, window: int, limit: int) -> bool:
         """Spend one hit of the key's minute; False when the minute is used up."""
-        held_window, left, seen = self._left.get(subject, (window, 0, 0))
-        if held_window != window:
-            left, seen = 0, 0
-        if left > 0:
-            self._left[subject] = (window, left - 1, seen)
+        if self._spend(subject, window):
             return True
-        block = max(1, (limit - seen) // LEASE_FRACTION)
-        total = await count_hit(database, subject, window, block)
-        usable = max(0, min(total, limit) - (total - block))  # the leased hits that are within the limit
-        if len(self._left) > 100_000:
-            self._left.clear()
-        held_window, left, _ = self._left.get(subject, (window, 0, 0))  # a concurrent lease may have landed
-        left = left if held_window == window else 0
-        self._left[subject] = (window, left + max(0, usable - 1), total)
-        return usable > 0
+        if len(self._leasing) > 100_000:
+            self._leasing = {k: v for k, v in self._leasing.items() if v.locked()}
+        async with self._leasing.setdefault(subject, asyncio.Lock()):
+            if self._spend(subject, window):  # the lease this request waited for had hits to spare
+                return True
+            held_window, _, seen = self._left.get(subject, (window, 0, 0))
+            seen = seen if held_window == window else 0
+            block = max(1, (limit - seen) // LEASE_FRACTION)
+            total = await count_hit(database, subject, window, block)
+            usable = max(0, min(total, limit) - (total - block))  # the leased hits within the limit
+            if len(self._left) > 100_000:
+                self._left.clear()
+            self._left[subject] = (window, max(0, usable - 1), total)
+            return usable > 0
 
 
 async def check(

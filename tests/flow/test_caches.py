@@ -139,3 +139,13 @@ async def test_a_new_minute_starts_a_new_lease(db: Database) -> None:
     assert await leases.take(db, "minute-key", 100, 1)
     assert not await leases.take(db, "minute-key", 100, 1)
     assert await leases.take(db, "minute-key", 101, 1)
+
+
+async def test_concurrent_requests_share_one_lease(db: Database) -> None:
+    """Fifty requests of one key at once wait for one lease instead of each leasing a block: far from
+    the limit all pass; with a limit of ten exactly ten pass."""
+    roomy = Leases()
+    assert all(await asyncio.gather(*(roomy.take(db, "roomy-key", 5, 600) for _ in range(50))))
+    tight = Leases()
+    granted = await asyncio.gather(*(tight.take(db, "tight-key", 5, 10) for _ in range(50)))
+    assert sum(granted) == 10
