@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Integer, Table, Text, and_, bindparam, func, or_, select, update
+from sqlalchemy import Integer, Table, Text, and_, bindparam, case, func, or_, select, update
 from sqlalchemy import cast as cast_as
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -468,13 +468,8 @@ class Dispatcher:
         self, conn: AsyncConnection, connector_ids: set[uuid.UUID], now: dt.datetime
     ) -> None:
         """Connector health after successes, written only when it changes (or once a second): no hot row."""
-        ids = sorted(connector_ids)
-        await conn.execute(
-            NOTE_SUCCESS, {"b_ids": ids, "b_now": now, "b_stale": now - dt.timedelta(seconds=1)}
-        )
-        await conn.execute(
-            RESUME_PROBED, {"b_ids": ids}
-        )  # a successful probe of a paused connector resumes it
+        params = {"b_ids": sorted(connector_ids), "b_now": now, "b_stale": now - dt.timedelta(seconds=1)}
+        await conn.execute(NOTE_SUCCESS, params)
 
     def _attempt_values(self, outcome: Outcome, number: int) -> dict[str, Any]:
         error = outcome.error
@@ -640,7 +635,8 @@ RECORD_DELIVERED = (  # one executemany for a batch of successes
         ),
     )
 )
-NOTE_SUCCESS = (
+_PROBED = and_(CONNECTORS.c.status == "paused", CONNECTORS.c.paused_until.is_not(None))
+NOTE_SUCCESS = (  # health after successes; a successful probe of a paused connector resumes it
     CONNECTORS.update()
     .where(
         CONNECTORS.c.id.in_(bindparam("b_ids", expanding=True)),
@@ -648,18 +644,16 @@ NOTE_SUCCESS = (
             CONNECTORS.c.failing_since.is_not(None),
             CONNECTORS.c.last_success_at.is_(None),
             CONNECTORS.c.last_success_at < bindparam("b_stale", type_=UtcDateTime()),
+            _PROBED,
         ),
     )
-    .values(last_success_at=bindparam("b_now", type_=UtcDateTime()), failing_since=None)
-)
-RESUME_PROBED = (
-    CONNECTORS.update()
-    .where(
-        CONNECTORS.c.id.in_(bindparam("b_ids", expanding=True)),
-        CONNECTORS.c.status == "paused",
-        CONNECTORS.c.paused_until.is_not(None),
+    .values(
+        last_success_at=bindparam("b_now", type_=UtcDateTime()),
+        failing_since=None,
+        status=case((_PROBED, "active"), else_=CONNECTORS.c.status),
+        paused_until=case((_PROBED, None), else_=CONNECTORS.c.paused_until),
+        status_reason=case((_PROBED, None), else_=CONNECTORS.c.status_reason),
     )
-    .values(status="active", paused_until=None, status_reason=None)
 )
 
 
