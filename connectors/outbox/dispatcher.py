@@ -157,6 +157,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("dispatcher %s started", self.worker)
         while not stop.is_set():
+            self._wake.clear()  # before the claim: a wake that comes while it runs is not lost
             try:
                 claimed, more_due = await self._claim()
             except Exception:  # the database may be restarting: wait and go on
@@ -168,8 +169,7 @@ class Dispatcher:
                 task.add_done_callback(self._tasks.discard)
             if not more_due:
                 # nothing more is due, or what is due waits for a slot: claim again when a connector's
-                # claims run low (wake) or at the next poll, not after every single attempt
-                self._wake.clear()
+                # queue runs low (wake) or at the next poll, not after every single attempt
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wait(stop), timeout=self.settings.poll_seconds)
         await self.drain()
@@ -446,7 +446,7 @@ class Dispatcher:
     # ---- recording (group commit) ----
 
     async def _submit(self, outcome: Outcome) -> None:
-        """Queue the outcome and wait until it is committed (the slot stays taken until then)."""
+        """Queue the outcome and wait until it is committed (the claim counts as unrecorded until then)."""
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_forever())
         self._outcomes.append(outcome)
