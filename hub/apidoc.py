@@ -4,8 +4,10 @@ Litestar documents a generic 400 with its own body shape for any route taking in
 answers 400 (a bad body is 422 `validation_failed`) and every error it gives has one shape,
 `{"error": {"code", "message", "details"}}` (hub.plugin.ErrorEnvelope). This replaces that 400 and adds,
 where they can happen, the answers every client must handle: 401/403/429/503 on /v1, 404 for a path
-id, 409 for an Idempotency-Key reused with another body, 413 and 422 for input. Responses a route
-documents itself are kept. The same function serves /schema and `coalition-hub openapi export`.
+id, 409 for an Idempotency-Key reused with another body, 413 and 422 for input. The guest-flow
+operations (what a till integrates) also name their domain codes per status, taken from the error
+classes themselves (DOMAIN_ERRORS). Responses a route documents itself are kept. The same function
+serves /schema and `coalition-hub openapi export`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,56 @@ from litestar.openapi.plugins import (
     SwaggerRenderPlugin,
 )
 
+from hub.errors import HubError, RateLimitedError
+from hub.flow.errors import (
+    BonusNotAvailableError,
+    CardAmbiguousError,
+    CardNotRecognizedError,
+    CurrencyMismatchError,
+    MemberBlockedError,
+    ReceiptConflictError,
+    RefundExceedsError,
+    VisitClosedError,
+)
+from pin.errors import (
+    PinAlreadyUsedError,
+    PinExpiredError,
+    PinInvalidError,
+    PinLockedError,
+    SmsUnavailableError,
+)
+
 METHODS = ("get", "put", "post", "delete", "patch")
+# the domain answers of the guest flow, per operation (the generic ones are added to every operation)
+DOMAIN_ERRORS: dict[tuple[str, str], tuple[type[HubError], ...]] = {
+    ("post", "/v1/scans"): (
+        MemberBlockedError,
+        CardAmbiguousError,
+        CardNotRecognizedError,
+        RateLimitedError,
+        SmsUnavailableError,
+    ),
+    ("post", "/v1/scans/{scan_id}/pin"): (
+        PinAlreadyUsedError,
+        PinExpiredError,
+        PinInvalidError,
+        PinLockedError,
+    ),
+    ("post", "/v1/scans/{scan_id}/pin/resend"): (
+        PinAlreadyUsedError,
+        PinLockedError,
+        RateLimitedError,
+        SmsUnavailableError,
+    ),
+    ("post", "/v1/visits/{visit_id}/receipt"): (
+        ReceiptConflictError,
+        VisitClosedError,
+        CurrencyMismatchError,
+        BonusNotAvailableError,
+    ),
+    ("post", "/v1/visits/{visit_id}/quote"): (CurrencyMismatchError,),
+    ("post", "/v1/receipts/{receipt_id}/refund"): (RefundExceedsError,),
+}
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -83,6 +134,25 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     return statuses
 
 
+def _domain_answers(errors: tuple[type[HubError], ...]) -> dict[str, Any]:
+    """Per status, an answer naming its domain codes (with the generic one's meaning after them)."""
+    codes: dict[str, list[str]] = {}
+    for error in errors:
+        codes.setdefault(str(error.status_code), []).append(f"`{error.code}`")
+    answers: dict[str, Any] = {}
+    for status, named in codes.items():
+        generic = ANSWERS.get(status)
+        description = ", ".join(named) + (f"; or {generic[1]}" if generic else "")
+        answer: dict[str, Any] = {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        if status in ("429", "503"):
+            answer["headers"] = {"Retry-After": RETRY_AFTER}
+        answers[status] = answer
+    return answers
+
+
 def with_error_answers(document: dict[str, Any]) -> dict[str, Any]:
     """A copy of the document with the hub's error answers on every operation."""
     done = copy.deepcopy(document)
@@ -96,6 +166,8 @@ def with_error_answers(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses = operation.setdefault("responses", {})
             responses.pop("400", None)  # Litestar's generic one: the hub answers 422 instead
+            for status, answer in _domain_answers(DOMAIN_ERRORS.get((method, path), ())).items():
+                responses.setdefault(status, answer)
             for status in _statuses(path, method, operation):
                 responses.setdefault(status, {"$ref": f"#/components/responses/{ANSWERS[status][0]}"})
     return done
