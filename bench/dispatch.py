@@ -31,7 +31,6 @@ import math
 import os
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -60,9 +59,12 @@ from hub.scope import ADMIN
 from partners.models import Partner, Program, Venue
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python bench/dispatch.py` runs with bench/ first on the path
+
+from bench.children import HOST, BenchError, Child, free_port, kill_leftovers  # noqa: E402  # after the path
+
 BIN = Path(sys.executable).parent
 SELF = str(Path(__file__).resolve())
-HOST = "127.0.0.1"
 LATENCY_GOAL_S = 1.0
 FLOOR_TARGET = 0.8
 PROCRASTINATE_TARGET = 2.0
@@ -76,80 +78,7 @@ MACHINE_NOTE = (
 console = Console()
 
 
-class BenchError(RuntimeError):
-    """Something the bench did not expect: a child failed, a delivery went missing."""
-
-
 # ---- child processes ----
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Child:
-    """A process in a session of its own (Ctrl-C reaches only the bench, which stops it)."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> Child:
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-        STARTED.append(self)
-        return self
-
-    def check_alive(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            raise BenchError(f"{self.name} exited:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    async def wait(self, timeout_s: float) -> int:
-        assert self.process is not None  # noqa: S101  # started before it is waited for
-        return await asyncio.wait_for(self.process.wait(), timeout_s)
-
-    async def stop(self) -> None:
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 15)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-
-STARTED: list[Child] = []
-
-
-def kill_leftovers() -> None:
-    """Last resort when the event loop itself died: no child outlives the bench."""
-    for child in STARTED:
-        process = child.process
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
 
 
 async def stop_all(children: list[Child]) -> None:

@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -40,8 +39,11 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python bench/flow.py` runs with bench/ first on the path
+
+from bench.children import HOST, BenchError, Server, free_port, kill_leftovers  # noqa: E402  # after the path
+
 BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 STEPS = ("scan", "pin", "receipt")
 FLOWS_PER_TERMINAL_KEY = 25  # the hub allows 30 PIN sends per terminal per 10 minutes
 TARGET_FACTOR = 1.5
@@ -54,90 +56,6 @@ RECEIPT_ITEMS = [
 
 console = Console()
 Json = dict[str, Any]
-
-
-class BenchError(RuntimeError):
-    """The hub or the floor answered something the bench did not expect."""
-
-
-# ---- child processes ----
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """A server in a child process of its own session (Ctrl-C reaches only the bench, which stops it)."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    port: int
-    log_path: Path
-    process: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    async def start(self) -> None:
-        with self.log_path.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-        STARTED.append(self)
-
-    async def wait_ready(self, http: aiohttp.ClientSession, timeout_s: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.returncode is not None:
-                raise BenchError(f"{self.name} exited at start-up:\n{self.log_tail()}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"{self.url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-        raise BenchError(f"{self.name} was not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    async def stop(self) -> None:
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-
-STARTED: list[Server] = []
-
-
-def kill_leftovers() -> None:
-    """Last resort when the event loop itself died: no child outlives the bench."""
-    for server in STARTED:
-        process = server.process
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
 
 
 # ---- databases ----
@@ -496,8 +414,8 @@ async def servers(db: BenchDatabase, tmp: Path, admin: str) -> AsyncIterator[tup
             "HUB_VAR_DIR": str(tmp),
             "HUB_SMS_URL": "console://",
         },
-        hub_port,
         tmp / "hub.log",
+        port=hub_port,
     )
     floor = Server(
         "floor",
@@ -506,8 +424,8 @@ async def servers(db: BenchDatabase, tmp: Path, admin: str) -> AsyncIterator[tup
             *("--host", HOST, "--port", str(floor_port), "--log-level", "warning", "--no-access-log"),
         ],
         {**base_env, "FLOOR_DATABASE_URL": db.url, "PYTHONPATH": str(ROOT)},
-        floor_port,
         tmp / "floor.log",
+        port=floor_port,
     )
     try:
         async with aiohttp.ClientSession() as http:

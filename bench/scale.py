@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import os
 import secrets
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dispatch as dispatch_bench  # after the path is set for direct runs
 from bench import flow as flow_bench
+from bench.children import HOST, BenchError, Server, free_port, kill_leftovers
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.migrate import upgrade_async
@@ -45,14 +45,14 @@ DELIVERY_TARGET = 3.0
 
 async def start_apis(
     db_url: str, admin: str, tmp: Path, count: int, http: aiohttp.ClientSession
-) -> list[flow_bench.Server]:
+) -> list[Server]:
     servers = []
     for n in range(count):
-        port = flow_bench.free_port()
+        port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
             "HUB_DATABASE_URL": db_url,
-            "HUB_HOST": flow_bench.HOST,
+            "HUB_HOST": HOST,
             "HUB_PORT": str(port),
             "HUB_ADMIN_KEY": admin,
             "HUB_VAR_DIR": str(tmp),
@@ -61,7 +61,7 @@ async def start_apis(
             "HUB_LOG_LEVEL": "WARNING",
         }
         argv = [str(flow_bench.BIN / "coalition-hub"), "serve", "--no-migrate"]
-        servers.append(flow_bench.Server(f"api {n}", argv, env, port, tmp / f"api{n}.log"))
+        servers.append(Server(f"api {n}", argv, env, tmp / f"api{n}.log", port=port))
     for server in servers:
         await server.start()
     for server in servers:
@@ -225,13 +225,11 @@ def main(argv: list[str]) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("[yellow]stopped; the child processes are stopped[/yellow]")
         return 130
-    except (flow_bench.BenchError, dispatch_bench.BenchError) as exc:
+    except BenchError as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
     finally:
-        flow_bench.kill_leftovers()
-        with contextlib.suppress(Exception):
-            dispatch_bench.kill_leftovers()
+        kill_leftovers()
     return 0 if met or not args.strict else 3
 
 
