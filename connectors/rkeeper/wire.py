@@ -412,7 +412,7 @@ def _parsed(text: str) -> ET.Element:
         raise FarCardsRequestError("entities are not allowed") from None
     except defusedxml.DefusedXmlException:
         raise FarCardsRequestError("external references are not allowed") from None
-    except (ET.ParseError, ValueError):
+    except (ET.ParseError, ValueError):  # expat's own errors are ParseError; ValueError in case of the rest
         raise FarCardsRequestError("the request is not well-formed XML") from None
     return root
 

@@ -30,9 +30,8 @@ def method_element(answer: bytes, method: str) -> ET.Element:
 def test_card_info_in_the_dll_order_with_result_last() -> None:
     """Flags, WhyLock, Holder, numbers, texts, then Result="0"; absent numbers are left out."""
     info = wire.CardInfo(
-        Holder="Анна Кузнецова", PersonID=1010, Account=8002, Bonus=4, Discount=25, DiscLimit=10000,
-        Summa=15000,
-        ScrMessage="PRIME Gold -15%",
+        Holder="Анна Кузнецова", PersonID=1010, Account=8002, Bonus=4, Discount=25,
+        DiscLimit=10000, Summa=15000, ScrMessage="PRIME Gold -15%",
     )  # fmt: skip
     element = method_element(wire.get_card_info_ex_answer(info), "GetCardInfoEx")
     assert list(element.attrib) == [
