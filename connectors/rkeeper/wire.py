@@ -299,7 +299,7 @@ class _Attributes:
         for name, value in element.attrib.items():
             key = name.lower()
             if key in self._values:
-                raise FarCardsRequestError(f"{where} has the attribute {name} twice")
+                raise FarCardsRequestError(f"{where} has the attribute {key[:40]} twice")
             self._values[key] = value
 
     def text(self, name: str) -> str | None:
