@@ -12,7 +12,9 @@ answer becomes a connectors.errors error:
     429                          RateLimitError with Retry-After
     410                          GoneError
     3xx                          PermanentError: redirects are never followed
-    other 4xx                    PermanentError with iiko's errorDescription
+    other 4xx                    IikoRefusedError (a PermanentError) carrying iiko's errorDescription
+
+Answers are decoded with wire.decode, so money in them is read exactly (wire.Exact).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.iiko import wire
+from connectors.iiko.errors import IikoRefusedError
 from hub.clock import Clock
 
 DEFAULT_TIMEOUT_SECONDS = 15  # iiko's documented default for the Timeout header
@@ -75,13 +78,21 @@ async def post(
         raise error(f"no answer from iiko: {type(exc).__name__}") from exc
 
 
+def error_response(answer: Answer) -> wire.ErrorResponse | None:
+    """iiko's ErrorResponse in an answer, or None when the body is something else."""
+    try:
+        return msgspec.json.decode(answer.body, type=wire.ErrorResponse)
+    except msgspec.DecodeError:
+        return None
+
+
 def error_text(answer: Answer) -> str:
     """iiko's errorDescription (or the start of the body), bounded for the delivery log."""
-    try:
-        error = msgspec.json.decode(answer.body, type=wire.ErrorResponse)
-        text = error.error_description or error.error or ""
-    except msgspec.DecodeError:
+    error = error_response(answer)
+    if error is None:
         text = answer.body[:MAX_ERROR_TEXT].decode("utf-8", "replace")
+    else:
+        text = error.error_description or error.error or ""
     return text[:MAX_ERROR_TEXT]
 
 
@@ -116,7 +127,13 @@ def raise_for_answer(answer: Answer, *, is_write: bool, now: dt.datetime) -> Non
         raise PermanentError(
             f"iiko answered a redirect ({status}); redirects are not followed", status_code=status
         )
-    raise PermanentError(detail, status_code=status)
+    error = error_response(answer)
+    raise IikoRefusedError(
+        detail,
+        status_code=status,
+        error_description=error_text(answer),
+        correlation_id=error.correlation_id if error is not None else None,
+    )
 
 
 class IikoClient:
@@ -177,6 +194,28 @@ class IikoClient:
             wire.TRANSACTIONS_BY_DATE, body, wire.TransactionsByPeriodResponse, is_write=False
         )
 
+    async def update_webhook_settings(self, body: wire.UpdateWebHookSettingsRequest) -> str | None:
+        """Replace the organization's webhook settings for this API login; returns iiko's correlationId."""
+        # a write: a lost answer is OutcomeUnknownError, and webhook_settings() tells what iiko holds
+        answer = await self._call(
+            wire.WEBHOOKS_UPDATE_SETTINGS, body, wire.CorrelationIdResponse, is_write=True
+        )
+        return answer.correlation_id
+
+    async def webhook_settings(self, organization_id: str) -> wire.GetWebHookSettingsResponse:
+        body = wire.GetWebHookSettingsRequest(organization_id=organization_id)
+        return await self._call(wire.WEBHOOKS_SETTINGS, body, wire.GetWebHookSettingsResponse, is_write=False)
+
+    async def orders_by_id(self, body: wire.GetTableOrdersByIdRequest) -> list[wire.TableOrderInfo]:
+        """Table orders by iiko order ids or POS order ids; ids iiko does not know are simply absent."""
+        answer = await self._call(wire.ORDER_BY_ID, body, wire.TableOrdersResponse, is_write=False)
+        return answer.orders
+
+    async def orders_by_table(self, body: wire.GetTableOrdersByTableRequest) -> list[wire.TableOrderInfo]:
+        """Table orders of the given tables, by status and creation time (terminal-local)."""
+        answer = await self._call(wire.ORDER_BY_TABLE, body, wire.TableOrdersResponse, is_write=False)
+        return answer.orders
+
     async def _call(self, path: str, body: msgspec.Struct, answer_type: type[T], *, is_write: bool) -> T:
         answer = await self._send(path, body, is_write=is_write, force_refresh=False)
         if answer.status == 401:  # the token expired or was revoked early: one refresh, one retry
@@ -185,7 +224,7 @@ class IikoClient:
                 raise PermanentError("iiko refused a freshly issued token (401)", status_code=401)
         raise_for_answer(answer, is_write=is_write, now=self._clock.now())
         try:
-            return msgspec.json.decode(answer.body or b"{}", type=answer_type)
+            return wire.decode(answer.body or b"{}", answer_type)
         except msgspec.DecodeError as exc:
             raise PermanentError(
                 f"iiko's answer to {path} does not match its documented shape: {exc}"
