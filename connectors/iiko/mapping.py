@@ -219,7 +219,8 @@ def _str_or_none(value: Any) -> str | None:
 
 KOPECKS_PER_ROUBLE = 100
 NAME_LIMIT, SKU_LIMIT = 200, 64  # the receipt line's limits (hub.flow ItemIn)
-# wire.Exact has at most 40 digits and stays under 10**12: at 80 digits no step below ever rounds
+# wire.Exact has at most 40 digits, 20 decimals and stays under 10**12: at 80 digits no step below
+# rounds before the one quantize
 _EXACT = Context(prec=80, rounding=ROUND_HALF_UP)
 _ONE = Decimal(1)
 
@@ -265,7 +266,10 @@ def utc_time(text: str) -> dt.datetime:
 def terminal_time_to_utc(text: str, zone: dt.tzinfo, *, not_after: dt.datetime | None = None) -> dt.datetime:
     """A terminal-local time → aware UTC; a DST-ambiguous one takes the latest reading not after
     `not_after` (the earliest without it), a DST-skipped one the offset before the change."""
-    readings = [_wall(text, zone, fold).astimezone(dt.UTC) for fold in (0, 1)]
+    try:
+        readings = [_wall(text, zone, fold).astimezone(dt.UTC) for fold in (0, 1)]
+    except OverflowError:  # 0001-01-01 00:00 east of Greenwich: before the first representable instant
+        raise IikoPayloadError("a time lies outside the representable years") from None
     wall = _wall(text, zone)
     # same tzinfo on both sides: == compares the wall clocks, which is the round trip we check
     valid = sorted({reading for reading in readings if reading.astimezone(zone) == wall})

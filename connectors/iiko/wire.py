@@ -236,6 +236,7 @@ class TransactionsByPeriodResponse(Response):
 
 MAX_EXACT_DIGITS = 40  # a double prints in at most 17 significant digits; more is not iiko's
 MAX_EXACT = Decimal(10) ** 12  # roubles or pieces: far beyond any check, and keeps rounding exact
+MAX_EXACT_DECIMALS = 20  # places after the point; a double of a real price or amount needs a handful
 
 T = TypeVar("T")
 
@@ -248,7 +249,12 @@ def _exact(value: object) -> Exact:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise ValueError("expected a JSON number")  # msgspec reports it with the field's path
     number = Exact(value)
-    if abs(number) >= MAX_EXACT or len(number.as_tuple().digits) > MAX_EXACT_DIGITS:
+    shape = number.as_tuple()
+    if (
+        abs(number) >= MAX_EXACT
+        or len(shape.digits) > MAX_EXACT_DIGITS
+        or int(shape.exponent) < -MAX_EXACT_DECIMALS
+    ):
         raise ValueError("number out of range")
     return number
 
