@@ -21,9 +21,9 @@ ICON_POINTS = 29
 LOGO_POINTS = 50  # a square mark, inside the 160x50 logo area
 SCALES = (1, 2, 3)
 
-# Every image name a store card may carry; anything else in `images` is refused.
+# Every image name a store card may carry (no thumbnail: that is for other pass styles); others are refused.
 IMAGE_NAMES = frozenset(
-    f"{base}{suffix}.png" for base in ("icon", "logo", "strip", "thumbnail") for suffix in ("", "@2x", "@3x")
+    f"{base}{suffix}.png" for base in ("icon", "logo", "strip") for suffix in ("", "@2x", "@3x")
 )
 
 

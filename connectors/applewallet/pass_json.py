@@ -49,6 +49,7 @@ LABELS_RU: Mapping[str, str] = {
 }
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
+_SERIAL = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")  # it comes back in the web service's paths
 
 
 class Rgb(msgspec.Struct, frozen=True):
@@ -193,8 +194,9 @@ def check_card(card: MemberCard) -> None:
     """Refuse what Wallet would refuse, with a reason an admin can act on."""
     _check_identifier("passTypeIdentifier", card.pass_type_identifier)
     _check_identifier("teamIdentifier", card.team_identifier)
+    if not _SERIAL.match(card.serial_number):
+        raise PassContentError("serialNumber must be 1-128 letters, digits, '.', '_' or '-'")
     for name, value in (
-        ("serialNumber", card.serial_number),
         ("organizationName", card.organization_name),
         ("description", card.description),
         ("barcode message", card.barcode_message),

@@ -268,7 +268,9 @@ def test_the_same_card_gives_the_same_archive_but_for_the_signature(signer: Pass
             "0-255",
         ),
         ({"pass_type_identifier": "pass/ru/../x"}, "passTypeIdentifier"),
-        ({"serial_number": "  "}, "serialNumber is empty"),
+        ({"serial_number": "  "}, "serialNumber must be"),
+        ({"serial_number": "карта/7f3a"}, "serialNumber must be"),
+        ({"organization_name": " "}, "organizationName is empty"),
         ({"updated_at": dt.datetime(2026, 3, 14, 9, 26)}, "aware"),  # noqa: DTZ001  # the naive case on purpose
     ],
 )
@@ -374,8 +376,9 @@ def test_a_programs_own_png_replaces_the_drawn_one_and_other_files_are_refused(s
     assert json.loads(files["manifest.json"])["logo.png"] == hashlib.sha1(own_logo).hexdigest()  # noqa: S324
     with pytest.raises(PassContentError, match="not a PNG"):
         build_pkpass(member_card(), signer, images={"icon.png": b"GIF89a"})
-    with pytest.raises(PassContentError, match="not an image"):
-        build_pkpass(member_card(), signer, images={"../pass.json": PNG_SIGNATURE})
+    for name_given in ("../pass.json", "thumbnail.png"):  # a store card has no thumbnail
+        with pytest.raises(PassContentError, match="not an image"):
+            build_pkpass(member_card(), signer, images={name_given: PNG_SIGNATURE})
 
 
 # ---- the web service ----------------------------------------------------------------------------
