@@ -37,7 +37,7 @@ from hub.clock import Clock, SystemClock
 from hub.config import Settings
 from hub.crypto import Keyring
 from hub.db import Database
-from hub.flow.service import FlowService
+from hub.flow.service import FlowLimits, FlowService
 from hub.http import EgressPolicy, check_url, create_http_session
 from hub.idempotency import IdempotencyMiddleware
 from hub.jsondepth import JsonDepthMiddleware
@@ -70,6 +70,10 @@ def openapi_config(*, production: bool = False) -> OpenAPIConfig:
         use_handler_docstrings=False,
         render_plugins=render_plugins(),
     )
+
+
+def flow_limits(settings: Settings) -> FlowLimits:
+    return FlowLimits(unrecognized_scans_per_10min=settings.unrecognized_scans_per_10min)
 
 
 async def start(
@@ -111,6 +115,7 @@ async def start(
         app.state.clock,
         gateway or gateway_from_url(settings.sms_url),
         loyalty=DelegatedLoyaltySource(app.state.database, app.state.keyring, runtime),
+        limits=flow_limits(settings),
     )
     app.state.web_imports = web.ImportJobs(app.state.database, app.state.keyring, app.state.clock)
 

@@ -43,6 +43,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     terminal_rate_limit_per_minute: int = 1200
     max_json_depth: int = 32
     retention_days: int = 30
+    # scans of a terminal that send nothing (unknown, blocked, ambiguous codes) per ten minutes; 0: off
+    unrecognized_scans_per_10min: int = 20
 
     @property
     def is_production(self) -> bool:
@@ -169,4 +171,5 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ),
         max_json_depth=_int(environ, "HUB_MAX_JSON_DEPTH", 32, 4, 1000),
         retention_days=_int(environ, "HUB_RETENTION_DAYS", 30, 1, 3650),
+        unrecognized_scans_per_10min=_int(environ, "HUB_UNRECOGNIZED_SCANS_PER_10MIN", 20, 0, 100_000),
     )

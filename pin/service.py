@@ -105,6 +105,13 @@ async def check_send_limits(
     _refuse(*day, policy.max_sends_per_card_day, ONE_DAY, "card", now)
 
 
+async def check_terminal_window(session: AsyncSession, *, terminal_id: uuid.UUID, now: dt.datetime) -> None:
+    """Raise 429 when the terminal has used its SMS budget (no program changes it): asked before a
+    code is recognised, so a known card and an unknown code get the same answer once it is spent."""
+    (terminal,) = await _windows(session, [(SmsSend.terminal_id, terminal_id, TEN_MINUTES)], now)
+    _refuse(*terminal, PinPolicyValues.max_sends_per_terminal_10min, TEN_MINUTES, "terminal", now)
+
+
 def _new_send(challenge: PinChallenge, now: dt.datetime) -> SmsSend:
     return SmsSend(
         challenge_id=challenge.id,

@@ -29,6 +29,7 @@ from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
 from hub.flow import schemas as s
+from hub.flow import throttle
 from hub.flow.catalog import Catalog
 from hub.flow.errors import (
     BonusNotAvailableError,
@@ -85,6 +86,13 @@ def request_hash(data: msgspec.Struct) -> str:
 
 
 @dataclass(frozen=True)
+class FlowLimits:
+    """The flow's budgets against abuse (from Settings, wired in hub.app)."""
+
+    unrecognized_scans_per_10min: int = 20
+
+
+@dataclass(frozen=True)
 class Located:
     """A terminal key's place: its venue and partner."""
 
@@ -100,8 +108,10 @@ class FlowService:
         clock: Clock,
         gateway: SmsGateway,
         loyalty: DelegatedLoyaltySource | None = None,
+        limits: FlowLimits | None = None,
     ) -> None:
         self.loyalty = loyalty
+        self.limits = limits or FlowLimits()
         self.database = database
         self.keyring = keyring
         self.clock = clock
@@ -127,10 +137,8 @@ class FlowService:
             raise InvalidInputError("The code is empty after removing spaces.", field="code")
         async with self.database.transaction() as session:
             place = await self._locate(session, who)
-            candidate, member = await self._recognize(session, place, code)
-            program = await self.catalog.program(session, candidate.program_id)
-            if member.status == "blocked":
-                raise MemberBlockedError()
+            await self._check_budgets(session, place)
+            candidate, member, program = await self._recognize_or_count(session, place, code)
             phone = decrypt_phone(self.keyring, member)
             if program.kind == "venue":
                 answer = await self._open_venue_visit(session, place, program, member, candidate, data)
@@ -146,6 +154,33 @@ class FlowService:
             destination_masked=member.phone_masked, expires_at=expires_at, resend_available_at=resend_at
         )
         return answer
+
+    async def _check_budgets(self, session: AsyncSession, place: Located) -> None:
+        """Before the code is recognised, so a spent budget answers a known card and an unknown code alike."""
+        now = self.clock.now()
+        await pins.check_terminal_window(session, terminal_id=place.terminal_id, now=now)
+        await throttle.check_misses(session, place.terminal_id, self.limits.unrecognized_scans_per_10min, now)
+
+    async def _recognize_or_count(
+        self, session: AsyncSession, place: Located, code: str
+    ) -> tuple[Candidate, Member, Program]:
+        """The card's program and member; a scan that ends here (unknown, ambiguous, blocked) is counted
+        against the terminal's budget of scans that send nothing, and that count commits."""
+        try:
+            candidate, member = await self._recognize(session, place, code)
+            program = await self.catalog.program(session, candidate.program_id)
+            if member.status == "blocked":
+                raise MemberBlockedError()
+        except (CardNotRecognizedError, CardAmbiguousError, MemberBlockedError):
+            now = self.clock.now()
+            try:
+                await throttle.count_miss(
+                    session, place.terminal_id, self.limits.unrecognized_scans_per_10min, now
+                )
+            finally:
+                await session.commit()  # the miss counts even though the answer is an error
+            raise
+        return candidate, member, program
 
     async def _open_challenge(
         self,
@@ -172,11 +207,11 @@ class FlowService:
             policy=policy,
             now=self.clock.now(),
         )
+        # nothing that names the guest before the PIN: the PIN's answer carries the member
         answer = s.ScanAnswer(
             scan_id=scan.id,
             status="pin_required",
             program=s.ProgramBrief(id=program.id, name=program.name, kind=program.kind),
-            member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
         )
         return answer, pending, policy
 
