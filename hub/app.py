@@ -43,6 +43,7 @@ from hub.idempotency import IdempotencyMiddleware
 from hub.jsondepth import JsonDepthMiddleware
 from hub.ratelimit import Leases, RateLimitMiddleware
 from hub.telemetry import TelemetryMiddleware
+from pin.service import SendBudgets
 from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
 
@@ -73,7 +74,15 @@ def openapi_config(*, production: bool = False) -> OpenAPIConfig:
 
 
 def flow_limits(settings: Settings) -> FlowLimits:
-    return FlowLimits(unrecognized_scans_per_10min=settings.unrecognized_scans_per_10min)
+    budgets = SendBudgets(
+        venue_per_hour=settings.sms_per_venue_hour,
+        venue_per_day=settings.sms_per_venue_day,
+        program_per_hour=settings.sms_per_program_hour,
+        program_per_day=settings.sms_per_program_day,
+        hub_per_hour=settings.sms_per_hub_hour,
+        hub_per_day=settings.sms_per_hub_day,
+    )
+    return FlowLimits(unrecognized_scans_per_10min=settings.unrecognized_scans_per_10min, sms_budgets=budgets)
 
 
 async def start(

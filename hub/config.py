@@ -45,6 +45,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_days: int = 30
     # scans of a terminal that send nothing (unknown, blocked, ambiguous codes) per ten minutes; 0: off
     unrecognized_scans_per_10min: int = 20
+    # SMS budgets per sliding hour and day above the card's and the terminal's; 0: no budget
+    sms_per_venue_hour: int = 300
+    sms_per_venue_day: int = 2_000
+    sms_per_program_hour: int = 5_000
+    sms_per_program_day: int = 50_000
+    sms_per_hub_hour: int = 20_000
+    sms_per_hub_day: int = 200_000
+    max_terminals_per_venue: int = 50
 
     @property
     def is_production(self) -> bool:
@@ -136,6 +144,22 @@ def _egress_allow(raw: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+SMS_BUDGETS = {  # setting: (variable, default)
+    "sms_per_venue_hour": ("HUB_SMS_PER_VENUE_HOUR", 300),
+    "sms_per_venue_day": ("HUB_SMS_PER_VENUE_DAY", 2_000),
+    "sms_per_program_hour": ("HUB_SMS_PER_PROGRAM_HOUR", 5_000),
+    "sms_per_program_day": ("HUB_SMS_PER_PROGRAM_DAY", 50_000),
+    "sms_per_hub_hour": ("HUB_SMS_PER_HOUR", 20_000),
+    "sms_per_hub_day": ("HUB_SMS_PER_DAY", 200_000),
+}
+
+
+def _sms_budgets(environ: Mapping[str, str]) -> dict[str, int]:
+    return {
+        field: _int(environ, name, default, 0, 100_000_000) for field, (name, default) in SMS_BUDGETS.items()
+    }
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build Settings from environment variables; pure (reads only the mapping it is given)."""
     environments: tuple[Literal["development", "production"], ...] = ("development", "production")
@@ -172,4 +196,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         max_json_depth=_int(environ, "HUB_MAX_JSON_DEPTH", 32, 4, 1000),
         retention_days=_int(environ, "HUB_RETENTION_DAYS", 30, 1, 3650),
         unrecognized_scans_per_10min=_int(environ, "HUB_UNRECOGNIZED_SCANS_PER_10MIN", 20, 0, 100_000),
+        **_sms_budgets(environ),
+        max_terminals_per_venue=_int(environ, "HUB_MAX_TERMINALS_PER_VENUE", 50, 1, 100_000),
     )

@@ -29,6 +29,7 @@ from partners.errors import (
     OfferNotFoundError,
     PartnerNotFoundError,
     ProgramNotFoundError,
+    QuotaExceededError,
     TerminalNotFoundError,
     TierInUseError,
     VenueNotFoundError,
@@ -511,7 +512,22 @@ def terminal_read(terminal: Terminal) -> TerminalRead:
     )
 
 
-async def create_terminal(session: AsyncSession, venue: Venue, name: str) -> Terminal:
+async def _check_terminal_quota(session: AsyncSession, venue: Venue, max_terminals: int) -> None:
+    """A venue has at most max_terminals working terminals (each one more SMS budget and key to abuse)."""
+    await session.execute(select(Venue.id).where(Venue.id == venue.id).with_for_update())
+    working = await session.scalar(
+        select(func.count()).where(Terminal.venue_id == venue.id, Terminal.disabled_at.is_(None))
+    )
+    if (working or 0) >= max_terminals:
+        raise QuotaExceededError(
+            f"This venue already has {max_terminals} working terminals: disable one first.",
+            quota="terminals_per_venue",
+            limit=max_terminals,
+        )
+
+
+async def create_terminal(session: AsyncSession, venue: Venue, name: str, *, max_terminals: int) -> Terminal:
+    await _check_terminal_quota(session, venue, max_terminals)
     await _ensure_unique_name(session, Terminal.name, name, None, Terminal.venue_id == venue.id)
     terminal = Terminal(venue_id=venue.id, name=name)
     session.add(terminal)

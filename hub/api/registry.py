@@ -311,6 +311,7 @@ class VenueController(Controller):
     )
     async def create_terminal(
         self,
+        request: Request[Any, Any, Any],
         db_session: Session,
         principal: Principal,
         clock: ClockDep,
@@ -318,7 +319,10 @@ class VenueController(Controller):
         data: JSONBody[TerminalCreate],
     ) -> TerminalCreated:
         venue = await services.load_venue(db_session, principal, venue_id)
-        terminal = await services.create_terminal(db_session, venue, data.name)
+        settings: Settings = request.app.state.settings
+        terminal = await services.create_terminal(
+            db_session, venue, data.name, max_terminals=settings.max_terminals_per_venue
+        )
         key, api_key = await create_key(
             db_session,
             role="terminal",
