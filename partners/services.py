@@ -172,6 +172,7 @@ def program_read(program: Program) -> ProgramRead:
         sms_template=program.sms_template,
         tiers=[_tier_read(t) for t in program.tiers],
         fees=_fees_read(program.fees),
+        venue_personal_data_max=program.venue_personal_data_max,  # type: ignore[arg-type]  # a CHECK
         created_at=program.created_at,
         updated_at=program.updated_at,
     )
@@ -244,6 +245,7 @@ async def create_program(session: AsyncSession, data: ProgramCreate) -> ProgramR
         sms_template=data.sms_template,
         fees={"schedule": [fee_entry(_fee_terms(data.kind, data.fees, None))]},
         signing_public_keys=[],
+        venue_personal_data_max=data.venue_personal_data_max,
         tiers=[_tier_row(i, t) for i, t in enumerate(data.tiers)],
     )
     session.add(program)
@@ -309,6 +311,8 @@ async def update_program(
     if data.sms_template is not UNSET:
         _check_sms_template(data.sms_template)
         program.sms_template = data.sms_template
+    if data.venue_personal_data_max is not UNSET:
+        program.venue_personal_data_max = data.venue_personal_data_max
     if data.tiers is not UNSET:
         await _replace_tiers(session, program, data.tiers)
     if data.fees is not UNSET and data.fees != _fees_read(program.fees):

@@ -28,7 +28,7 @@ from hub.clock import Clock
 from hub.concierge import history
 from hub.concierge.schemas import MemberProfile
 from hub.config import IMPORT_BODY_CAP, Settings
-from hub.errors import InvalidInputError
+from hub.errors import ForbiddenError, InvalidInputError
 from hub.schema import Page
 from hub.scope import Scope
 from partners import members as member_service
@@ -73,6 +73,9 @@ async def _audit(
     await audit.record(session, principal, action, target_type, target_id, at=clock.now(), details=details)
 
 
+CONCIERGE_PROGRAM_FIELDS = {"venue_personal_data_max"}  # what the program's owner decides, not the admin
+
+
 class ProgramController(Controller):
     path = "/v1/programs"
     tags = ["registry"]
@@ -99,7 +102,11 @@ class ProgramController(Controller):
     async def get_program(self, db_session: Session, principal: Principal, program_id: PathId) -> ProgramRead:
         return await services.get_program(db_session, principal, program_id)
 
-    @patch("/{program_id:uuid}", guards=[ADMIN], summary="Change a program (tiers are replaced as a list)")
+    @patch(
+        "/{program_id:uuid}",
+        guards=[allow("admin", "concierge")],
+        summary="Change a program (tiers are replaced as a list); its concierge sets venue_personal_data_max",
+    )
     async def update(
         self,
         db_session: Session,
@@ -108,6 +115,11 @@ class ProgramController(Controller):
         program_id: PathId,
         data: JSONBody[ProgramUpdate],
     ) -> ProgramRead:
+        given = {f for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
+        if principal.role == "concierge" and given - CONCIERGE_PROGRAM_FIELDS:
+            raise ForbiddenError(
+                "A concierge key changes only venue_personal_data_max of its programs; the rest is admin's."
+            )
         program = await services.update_program(db_session, principal, program_id, data, clock.now())
         await _audit(db_session, principal, clock, "program.update", "program", program_id, data)
         return program

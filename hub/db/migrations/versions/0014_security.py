@@ -1,4 +1,4 @@
-"""security: encrypted idempotent answers, SMS budgets per venue and program
+"""security: encrypted idempotent answers, SMS budgets per venue and program, venues' personal data cap
 
 Revision ID: 0014_security
 Revises: 0010_merge
@@ -29,6 +29,13 @@ def upgrade() -> None:
         batch_op.create_foreign_key(batch_op.f('fk_sms_sends_program_id_programs'), 'programs', ['program_id'], ['id'])
         batch_op.create_index('ix_sms_sends_venue_created', ['venue_id', 'created_at'], unique=False)
         batch_op.create_index('ix_sms_sends_program_created', ['program_id', 'created_at'], unique=False)
+    with op.batch_alter_table('programs', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('venue_personal_data_max', sa.String(length=8), server_default='masked', nullable=False)
+        )
+        batch_op.create_check_constraint(
+            'venue_personal_data_max', "venue_personal_data_max IN ('none', 'masked', 'full')"
+        )
     # the sends already logged count against the new budgets too
     op.execute(
         "UPDATE sms_sends SET"
@@ -39,6 +46,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('programs', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_programs_venue_personal_data_max'), type_='check')
+        batch_op.drop_column('venue_personal_data_max')
     with op.batch_alter_table('sms_sends', schema=None) as batch_op:
         batch_op.drop_index('ix_sms_sends_program_created')
         batch_op.drop_index('ix_sms_sends_venue_created')
