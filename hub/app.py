@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,6 +42,7 @@ from hub.flow.service import FlowLimits, FlowService
 from hub.http import EgressPolicy, check_url, create_http_session
 from hub.idempotency import IdempotencyMiddleware
 from hub.jsondepth import JsonDepthMiddleware
+from hub.proxy import ProxyHeadersMiddleware
 from hub.ratelimit import Leases, RateLimitMiddleware
 from hub.telemetry import TelemetryMiddleware
 from pin.service import SendBudgets
@@ -185,6 +187,11 @@ def create_app(
             "flow": Provide(plugin.provide_flow, sync_to_thread=False),
         },
         middleware=[
+            DefineMiddleware(
+                ProxyHeadersMiddleware,
+                trusted=tuple(ipaddress.ip_network(n) for n in settings.trusted_proxies),
+                hsts=settings.is_production,
+            ),
             TelemetryMiddleware,
             JsonDepthMiddleware(settings.max_json_depth),
             DefineMiddleware(

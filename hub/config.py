@@ -30,6 +30,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_keys: tuple[bytes, ...] = ()
     sms_url: str = "console://"
     egress_allow: tuple[str, ...] = ()
+    # proxies whose X-Forwarded-For/-Proto are believed (CIDRs); none by default
+    trusted_proxies: tuple[str, ...] = ()
     dispatcher: Literal["embedded", "off"] = "embedded"
     env: Literal["development", "production"] = "development"
     max_body_bytes: int = 1_048_576
@@ -132,6 +134,18 @@ def _sms_url(raw: str) -> str:
     return raw
 
 
+def _networks(raw: str, name: str) -> tuple[str, ...]:
+    networks: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not a CIDR such as 10.0.0.0/8") from None
+    return tuple(networks)
+
+
 def _egress_allow(raw: str) -> tuple[str, ...]:
     networks: list[str] = []
     for part in (p.strip() for p in raw.split(",")):
@@ -180,6 +194,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         secret_keys=secret_keys,
         sms_url=_sms_url(environ.get("HUB_SMS_URL") or "console://"),
         egress_allow=_egress_allow(environ.get("HUB_EGRESS_ALLOW", "")),
+        trusted_proxies=_networks(environ.get("HUB_TRUSTED_PROXIES", ""), "HUB_TRUSTED_PROXIES"),
         dispatcher=_choice(environ, "HUB_DISPATCHER", "embedded", ("embedded", "off")),
         env=env,
         max_body_bytes=_int(environ, "HUB_MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),

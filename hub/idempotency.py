@@ -188,6 +188,7 @@ async def _replay(record: IdempotencyRecord, keyring: Keyring, send: Send) -> No
                 (b"content-type", str(response.get("content_type", "application/json")).encode("latin-1")),
                 (b"content-length", str(len(body)).encode()),
                 (b"idempotent-replayed", b"true"),
+                (b"cache-control", b"no-store"),  # the first answer may have shown a key or a secret
             ],
         }
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import audit, exports
 from hub.api.params import (
     DEFAULT_PAGE,
+    NO_STORE,
     ClockDep,
     CursorParam,
     IdFilter,
@@ -320,6 +321,7 @@ class VenueController(Controller):
         "/{venue_id:uuid}/terminals",
         guards=[allow("admin", "partner", "venue")],
         summary="Create a terminal and its API key (shown once)",
+        cache_control=NO_STORE,
     )
     async def create_terminal(
         self,
