@@ -33,6 +33,7 @@ from hub.api import (
 )
 from hub.apidoc import render_plugins
 from hub.auth import allow, hash_key
+from hub.authfail import AuthFailures
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
@@ -104,6 +105,7 @@ async def start(
     app.state.settings = settings
     app.state.bootstrap_admin_hash = hash_key(settings.admin_key) if settings.admin_key else None
     app.state.rate_leases = Leases()
+    app.state.auth_failures = AuthFailures(settings.auth_failures_per_minute)
     policy = EgressPolicy.from_settings(settings)
 
     async def check(url: str) -> None:

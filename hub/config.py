@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_per_hub_hour: int = 20_000
     sms_per_hub_day: int = 200_000
     max_terminals_per_venue: int = 50
+    # failed authentications per client address and per key prefix per minute; 0: off
+    auth_failures_per_minute: int = 20
 
     @property
     def is_production(self) -> bool:
@@ -213,4 +215,5 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         unrecognized_scans_per_10min=_int(environ, "HUB_UNRECOGNIZED_SCANS_PER_10MIN", 20, 0, 100_000),
         **_sms_budgets(environ),
         max_terminals_per_venue=_int(environ, "HUB_MAX_TERMINALS_PER_VENUE", 50, 1, 100_000),
+        auth_failures_per_minute=_int(environ, "HUB_AUTH_FAILURES_PER_MINUTE", 20, 0, 100_000),
     )
