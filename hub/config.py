@@ -188,13 +188,18 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise ConfigError(
             "HUB_SECRET_KEYS: required when HUB_ENV=production (coalition-hub secrets generate)"
         )
+    sms_url = _sms_url(environ.get("HUB_SMS_URL") or "console://")
+    if env == "production" and urlsplit(sms_url).scheme == "console":
+        raise ConfigError(
+            "HUB_SMS_URL: console:// only logs PINs; HUB_ENV=production needs smpp://… or an https:// gateway"
+        )
     return Settings(
         database_url=_database_url(environ.get("HUB_DATABASE_URL") or DEFAULT_DATABASE_URL),
         host=environ.get("HUB_HOST") or "127.0.0.1",
         port=_int(environ, "HUB_PORT", 8000, 1, 65535),
         admin_key=admin_key,
         secret_keys=secret_keys,
-        sms_url=_sms_url(environ.get("HUB_SMS_URL") or "console://"),
+        sms_url=sms_url,
         egress_allow=_egress_allow(environ.get("HUB_EGRESS_ALLOW", "")),
         trusted_proxies=_networks(environ.get("HUB_TRUSTED_PROXIES", ""), "HUB_TRUSTED_PROXIES"),
         dispatcher=_choice(environ, "HUB_DISPATCHER", "embedded", ("embedded", "off")),
