@@ -148,16 +148,44 @@ def _networks(raw: str, name: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_egress_entry(entry: str) -> tuple[Network, int | None]:
+    """`10.0.0.0/8`, `10.1.2.3/32:443`, `fd00::/8` or `[fd00::/8]:443` → (network, port or None)."""
+    text, port = entry.strip(), None
+    if text.startswith("["):
+        inside, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError(entry)
+        text, port = inside, (int(rest[1:]) if rest else None)
+    elif text.count(":") == 1:  # IPv4 with a port; IPv6 has two colons at least
+        text, _, digits = text.partition(":")
+        port = int(digits)
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(entry)
+    return ipaddress.ip_network(text, strict=False), port
+
+
+def _egress_entry(network: Network, port: int | None) -> str:
+    if port is None:
+        return str(network)
+    return f"{network}:{port}" if network.version == 4 else f"[{network}]:{port}"
+
+
 def _egress_allow(raw: str) -> tuple[str, ...]:
-    networks: list[str] = []
+    entries: list[str] = []
     for part in (p.strip() for p in raw.split(",")):
         if not part:
             continue
         try:
-            networks.append(str(ipaddress.ip_network(part, strict=False)))
+            entries.append(_egress_entry(*parse_egress_entry(part)))
         except ValueError:
-            raise ConfigError(f"HUB_EGRESS_ALLOW: {part!r} is not a CIDR such as 10.0.0.0/8") from None
-    return tuple(networks)
+            raise ConfigError(
+                f"HUB_EGRESS_ALLOW: {part!r} is not a CIDR such as 10.0.0.0/8, optionally with a port"
+                " (10.1.2.3/32:443, [fd00::/8]:443)"
+            ) from None
+    return tuple(entries)
 
 
 SMS_BUDGETS = {  # setting: (variable, default)
