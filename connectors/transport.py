@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import logging
 
 import aiohttp
 
@@ -17,8 +18,29 @@ from connectors.errors import (
 )
 from hub.http import RedirectRefusedError, is_egress_refusal
 
+log = logging.getLogger("hub.connectors")
 DEFAULT_RATE_LIMIT_WAIT = 1.0
 MAX_RETRY_AFTER = 24 * 3600.0
+# a connection that never opened: refused, dropped (connect timeout), no route, no such name
+CONNECT_FAILURES = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+
+def _connect_detail(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"{type(exc).__name__}: {exc.os_error!r}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def unreachable(what: str, exc: BaseException) -> DeliveryError:
+    """A connection that never opened, recorded as one class whatever the reason: the attempt log a venue
+    reads must not tell a refused port from a dropped one (a map of someone's network). The reason is
+    logged, for the hub's operators."""
+    log.warning("%s unreachable: %s", what, _connect_detail(exc))
+    if is_egress_refusal(exc):
+        return PermanentError(
+            f"unreachable: {what} (refused by the egress guard: not a public address; see HUB_EGRESS_ALLOW)"
+        )
+    return TransientError(f"unreachable: {what}")
 
 
 def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
@@ -53,10 +75,10 @@ def error_for_status(status: int, reason: str, retry_after: float | None) -> Del
 
 def error_for_exception(exc: BaseException) -> DeliveryError:
     """A network failure: transient before the request went out; after it, the outcome is unknown."""
-    if is_egress_refusal(exc) or isinstance(exc, RedirectRefusedError):
+    if isinstance(exc, RedirectRefusedError):
         return PermanentError(f"refused by the egress guard: {exc}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return TransientError(f"cannot connect: {exc.os_error.__class__.__name__}")
+    if isinstance(exc, CONNECT_FAILURES) or is_egress_refusal(exc):
+        return unreachable("the destination", exc)
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, TimeoutError)):
         return OutcomeUnknownError(f"no complete answer: {type(exc).__name__}")
     if isinstance(exc, aiohttp.InvalidURL):

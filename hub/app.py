@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,17 +33,20 @@ from hub.api import (
 )
 from hub.apidoc import render_plugins
 from hub.auth import allow, hash_key
+from hub.authfail import AuthFailures
 from hub.bootstrap import resolve_keyring
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
 from hub.crypto import Keyring
 from hub.db import Database
-from hub.flow.service import FlowService
+from hub.flow.service import FlowLimits, FlowService
 from hub.http import EgressPolicy, check_url, create_http_session
 from hub.idempotency import IdempotencyMiddleware
 from hub.jsondepth import JsonDepthMiddleware
+from hub.proxy import ProxyHeadersMiddleware
 from hub.ratelimit import Leases, RateLimitMiddleware
 from hub.telemetry import TelemetryMiddleware
+from pin.service import SendBudgets
 from pin.sms import SmsGateway
 from pin.sms.factory import gateway_from_url
 
@@ -72,6 +76,18 @@ def openapi_config(*, production: bool = False) -> OpenAPIConfig:
     )
 
 
+def flow_limits(settings: Settings) -> FlowLimits:
+    budgets = SendBudgets(
+        venue_per_hour=settings.sms_per_venue_hour,
+        venue_per_day=settings.sms_per_venue_day,
+        program_per_hour=settings.sms_per_program_hour,
+        program_per_day=settings.sms_per_program_day,
+        hub_per_hour=settings.sms_per_hub_hour,
+        hub_per_day=settings.sms_per_hub_day,
+    )
+    return FlowLimits(unrecognized_scans_per_10min=settings.unrecognized_scans_per_10min, sms_budgets=budgets)
+
+
 async def start(
     app: Litestar,
     settings: Settings,
@@ -89,6 +105,7 @@ async def start(
     app.state.settings = settings
     app.state.bootstrap_admin_hash = hash_key(settings.admin_key) if settings.admin_key else None
     app.state.rate_leases = Leases()
+    app.state.auth_failures = AuthFailures(settings.auth_failures_per_minute)
     policy = EgressPolicy.from_settings(settings)
 
     async def check(url: str) -> None:
@@ -111,6 +128,7 @@ async def start(
         app.state.clock,
         gateway or gateway_from_url(settings.sms_url),
         loyalty=DelegatedLoyaltySource(app.state.database, app.state.keyring, runtime),
+        limits=flow_limits(settings),
     )
     app.state.web_imports = web.ImportJobs(app.state.database, app.state.keyring, app.state.clock)
 
@@ -171,6 +189,11 @@ def create_app(
             "flow": Provide(plugin.provide_flow, sync_to_thread=False),
         },
         middleware=[
+            DefineMiddleware(
+                ProxyHeadersMiddleware,
+                trusted=tuple(ipaddress.ip_network(n) for n in settings.trusted_proxies),
+                hsts=settings.is_production,
+            ),
             TelemetryMiddleware,
             JsonDepthMiddleware(settings.max_json_depth),
             DefineMiddleware(

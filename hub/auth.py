@@ -17,11 +17,13 @@ from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hub.authfail import Attempt
 from hub.clock import Clock, utcnow
 from hub.db import Base, Database
 from hub.db.base import IdMixin
 from hub.db.cache import WatchedCache
 from hub.errors import ForbiddenError, UnauthenticatedError
+from hub.proxy import client_address
 from hub.scope import Role, Scope
 
 KEY_PREFIXES: dict[Role, str] = {
@@ -59,6 +61,14 @@ class ApiKey(IdMixin, Base):
             venue_id=self.venue_id,
             terminal_id=self.terminal_id,
         )
+
+
+def key_prefix(api_key: str) -> str:
+    """What a key is known by (as api_keys.key_prefix): its role's prefix and 4 characters, else its start."""
+    for prefix in KEY_PREFIXES.values():
+        if api_key.startswith(prefix):
+            return api_key[: len(prefix) + 4]
+    return api_key[:12]
 
 
 def hash_key(api_key: str) -> str:
@@ -150,20 +160,46 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
+def is_known_here(database: Database, api_key: str, bootstrap_admin_hash: str | None) -> bool:
+    """Whether this process knows the key as valid without asking the database."""
+    key_hash = hash_key(api_key)
+    if bootstrap_admin_hash is not None and hmac.compare_digest(key_hash, bootstrap_admin_hash):
+        return True
+    found, cached = KEY_CACHE.lookup((id(database), key_hash))
+    return found and cached is not None
+
+
 class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
-    """Resolves `Authorization: Bearer <key>` to a Scope on `request.user`; no key, no entry."""
+    """Resolves `Authorization: Bearer <key>` to a Scope on `request.user`; no key, no entry.
+
+    Failed attempts are counted per client address and key prefix (hub.authfail): past the limit
+    they are 429, and a throttled address or prefix is refused before its key is looked up."""
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        token = bearer_token(connection.headers.get("authorization"))
-        if token is None:
-            raise UnauthenticatedError()
+        header = connection.headers.get("authorization")
+        token = bearer_token(header)
         state = connection.app.state
+        if token is None:
+            if header:  # a malformed key counts as a failure of its sender
+                await self._failed(connection, header.partition(" ")[2].strip())
+            raise UnauthenticatedError()
+        if not is_known_here(state.database, token, state.bootstrap_admin_hash):
+            state.auth_failures.check(self._attempt(connection, token), state.clock.now())
         scope = await authenticate_cached(state.database, token, state.bootstrap_admin_hash)
         if scope is None:
+            await self._failed(connection, token)
             raise UnauthenticatedError("This API key is unknown or revoked.")
         return AuthenticationResult(user=scope, auth=token)
+
+    @staticmethod
+    def _attempt(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Attempt:
+        return Attempt(address=client_address(connection.scope), prefix=key_prefix(token), via="api")
+
+    async def _failed(self, connection: ASGIConnection[Any, Any, Any, Any], token: str) -> None:
+        state = connection.app.state
+        await state.auth_failures.failed(state.database, self._attempt(connection, token), state.clock.now())
 
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Coroutine[Any, Any, None]]

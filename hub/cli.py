@@ -90,6 +90,7 @@ def serve(migrate: bool) -> None:
         log_level="warning",
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-* are read by the hub itself, from HUB_TRUSTED_PROXIES only
     )
 
 

@@ -30,6 +30,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_keys: tuple[bytes, ...] = ()
     sms_url: str = "console://"
     egress_allow: tuple[str, ...] = ()
+    # proxies whose X-Forwarded-For/-Proto are believed (CIDRs); none by default
+    trusted_proxies: tuple[str, ...] = ()
     dispatcher: Literal["embedded", "off"] = "embedded"
     env: Literal["development", "production"] = "development"
     max_body_bytes: int = 1_048_576
@@ -43,6 +45,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     terminal_rate_limit_per_minute: int = 1200
     max_json_depth: int = 32
     retention_days: int = 30
+    # scans of a terminal that send nothing (unknown, blocked, ambiguous codes) per ten minutes; 0: off
+    unrecognized_scans_per_10min: int = 20
+    # SMS budgets per sliding hour and day above the card's and the terminal's; 0: no budget
+    sms_per_venue_hour: int = 300
+    sms_per_venue_day: int = 2_000
+    sms_per_program_hour: int = 5_000
+    sms_per_program_day: int = 50_000
+    sms_per_hub_hour: int = 20_000
+    sms_per_hub_day: int = 200_000
+    max_terminals_per_venue: int = 50
+    # failed authentications per client address and per key prefix per minute; 0: off
+    auth_failures_per_minute: int = 20
 
     @property
     def is_production(self) -> bool:
@@ -122,7 +136,7 @@ def _sms_url(raw: str) -> str:
     return raw
 
 
-def _egress_allow(raw: str) -> tuple[str, ...]:
+def _networks(raw: str, name: str) -> tuple[str, ...]:
     networks: list[str] = []
     for part in (p.strip() for p in raw.split(",")):
         if not part:
@@ -130,8 +144,64 @@ def _egress_allow(raw: str) -> tuple[str, ...]:
         try:
             networks.append(str(ipaddress.ip_network(part, strict=False)))
         except ValueError:
-            raise ConfigError(f"HUB_EGRESS_ALLOW: {part!r} is not a CIDR such as 10.0.0.0/8") from None
+            raise ConfigError(f"{name}: {part!r} is not a CIDR such as 10.0.0.0/8") from None
     return tuple(networks)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_egress_entry(entry: str) -> tuple[Network, int | None]:
+    """`10.0.0.0/8`, `10.1.2.3/32:443`, `fd00::/8` or `[fd00::/8]:443` → (network, port or None)."""
+    text, port = entry.strip(), None
+    if text.startswith("["):
+        inside, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError(entry)
+        text, port = inside, (int(rest[1:]) if rest else None)
+    elif text.count(":") == 1:  # IPv4 with a port; IPv6 has two colons at least
+        text, _, digits = text.partition(":")
+        port = int(digits)
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(entry)
+    return ipaddress.ip_network(text, strict=False), port
+
+
+def _egress_entry(network: Network, port: int | None) -> str:
+    if port is None:
+        return str(network)
+    return f"{network}:{port}" if network.version == 4 else f"[{network}]:{port}"
+
+
+def _egress_allow(raw: str) -> tuple[str, ...]:
+    entries: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            entries.append(_egress_entry(*parse_egress_entry(part)))
+        except ValueError:
+            raise ConfigError(
+                f"HUB_EGRESS_ALLOW: {part!r} is not a CIDR such as 10.0.0.0/8, optionally with a port"
+                " (10.1.2.3/32:443, [fd00::/8]:443)"
+            ) from None
+    return tuple(entries)
+
+
+SMS_BUDGETS = {  # setting: (variable, default)
+    "sms_per_venue_hour": ("HUB_SMS_PER_VENUE_HOUR", 300),
+    "sms_per_venue_day": ("HUB_SMS_PER_VENUE_DAY", 2_000),
+    "sms_per_program_hour": ("HUB_SMS_PER_PROGRAM_HOUR", 5_000),
+    "sms_per_program_day": ("HUB_SMS_PER_PROGRAM_DAY", 50_000),
+    "sms_per_hub_hour": ("HUB_SMS_PER_HOUR", 20_000),
+    "sms_per_hub_day": ("HUB_SMS_PER_DAY", 200_000),
+}
+
+
+def _sms_budgets(environ: Mapping[str, str]) -> dict[str, int]:
+    return {
+        field: _int(environ, name, default, 0, 100_000_000) for field, (name, default) in SMS_BUDGETS.items()
+    }
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -146,14 +216,20 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise ConfigError(
             "HUB_SECRET_KEYS: required when HUB_ENV=production (coalition-hub secrets generate)"
         )
+    sms_url = _sms_url(environ.get("HUB_SMS_URL") or "console://")
+    if env == "production" and urlsplit(sms_url).scheme == "console":
+        raise ConfigError(
+            "HUB_SMS_URL: console:// only logs PINs; HUB_ENV=production needs smpp://… or an https:// gateway"
+        )
     return Settings(
         database_url=_database_url(environ.get("HUB_DATABASE_URL") or DEFAULT_DATABASE_URL),
         host=environ.get("HUB_HOST") or "127.0.0.1",
         port=_int(environ, "HUB_PORT", 8000, 1, 65535),
         admin_key=admin_key,
         secret_keys=secret_keys,
-        sms_url=_sms_url(environ.get("HUB_SMS_URL") or "console://"),
+        sms_url=sms_url,
         egress_allow=_egress_allow(environ.get("HUB_EGRESS_ALLOW", "")),
+        trusted_proxies=_networks(environ.get("HUB_TRUSTED_PROXIES", ""), "HUB_TRUSTED_PROXIES"),
         dispatcher=_choice(environ, "HUB_DISPATCHER", "embedded", ("embedded", "off")),
         env=env,
         max_body_bytes=_int(environ, "HUB_MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
@@ -169,4 +245,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ),
         max_json_depth=_int(environ, "HUB_MAX_JSON_DEPTH", 32, 4, 1000),
         retention_days=_int(environ, "HUB_RETENTION_DAYS", 30, 1, 3650),
+        unrecognized_scans_per_10min=_int(environ, "HUB_UNRECOGNIZED_SCANS_PER_10MIN", 20, 0, 100_000),
+        **_sms_budgets(environ),
+        max_terminals_per_venue=_int(environ, "HUB_MAX_TERMINALS_PER_VENUE", 50, 1, 100_000),
+        auth_failures_per_minute=_int(environ, "HUB_AUTH_FAILURES_PER_MINUTE", 20, 0, 100_000),
     )

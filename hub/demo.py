@@ -111,7 +111,7 @@ async def _create(session: AsyncSession, settings: Settings) -> None:
         )
     venue_row = await session.get(Venue, first_venue.id)
     assert venue_row is not None  # noqa: S101  # just created
-    await services.create_terminal(session, venue_row, "Till 1")
+    await services.create_terminal(session, venue_row, "Till 1", max_terminals=1)
 
 
 async def load_demo(settings: Settings) -> dict[str, str]:

@@ -35,7 +35,7 @@ from urllib.parse import SplitResult, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from hub.config import Settings
+from hub.config import Settings, parse_egress_entry
 from hub.errors import InvalidInputError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -153,11 +153,12 @@ def _table_class(ip: IPAddress, table: Iterable[tuple[Any, str]]) -> str | None:
 
 
 class EgressPolicy:
-    """Which addresses outbound requests may reach: public ones, plus the networks in allow."""
+    """Which addresses outbound requests may reach: public ones, plus the networks in allow (an entry
+    with a port, `10.1.2.3/32:443`, allows that port only)."""
 
     def __init__(self, allow: tuple[str, ...] = ()) -> None:
         self.allow = allow
-        self._networks = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in allow)
+        self._networks = tuple(parse_egress_entry(entry) for entry in allow)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EgressPolicy:
@@ -166,24 +167,31 @@ class EgressPolicy:
     def __repr__(self) -> str:
         return f"EgressPolicy(allow={self.allow!r})"
 
-    def refusal(self, address: str | IPAddress) -> str | None:
-        """Why this address is refused ("a loopback address"), or None when it is allowed."""
+    def refusal(self, address: str | IPAddress, port: int | None = None) -> str | None:
+        """Why this address (on this port, when known) is refused ("a loopback address"), or None when
+        it is allowed; an entry with a port never allows an unknown one."""
         try:
             ip = parse_address(address)
         except ValueError:
             return "not an IP address"
-        if self._is_in_allow_list(ip):
+        ports = self._allowed_ports(ip)
+        if None in ports or (port is not None and port in ports):
             return None
-        return address_class(ip)
+        refusal = address_class(ip)
+        if refusal is not None and ports:
+            listed = ", ".join(str(p) for p in sorted(p for p in ports if p is not None))
+            return f"{refusal} (HUB_EGRESS_ALLOW allows it on port {listed} only)"
+        return refusal
 
-    def is_allowed_address(self, address: str | IPAddress) -> bool:
-        return self.refusal(address) is None
+    def is_allowed_address(self, address: str | IPAddress, port: int | None = None) -> bool:
+        return self.refusal(address, port) is None
 
-    def _is_in_allow_list(self, ip: IPAddress) -> bool:
+    def _allowed_ports(self, ip: IPAddress) -> set[int | None]:
+        """The ports the allow list opens for this address (None: every port)."""
         candidates: list[IPAddress] = [ip]
         if isinstance(ip, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(ip)) is not None:
             candidates.extend(embedded[1])
-        return any(candidate in network for candidate in candidates for network in self._networks)
+        return {port for network, port in self._networks for c in candidates if c in network}
 
 
 def _refuse(message: str, **details: Any) -> EgressUrlRefusedError:
@@ -225,8 +233,8 @@ def _literal_address(host: str) -> tuple[IPAddress, bool] | None:
         return None
 
 
-def _check_literal(host: str, ip: IPAddress, is_canonical: bool, policy: EgressPolicy) -> None:
-    refusal = policy.refusal(ip)
+def _check_literal(host: str, ip: IPAddress, is_canonical: bool, policy: EgressPolicy, port: int) -> None:
+    refusal = policy.refusal(ip, port)
     if refusal is not None:
         verb = "is" if is_canonical else "spells"
         raise _refuse(f"{host} {verb} {ip}, {refusal}; {ALLOW_HINT}.", host=host, address=str(ip))
@@ -252,16 +260,16 @@ async def check_url(url: str, policy: EgressPolicy, *, resolver: AbstractResolve
     """Refuse a connector or token URL the hub must not call; run when the URL is saved."""
     parts = _split_url(url)
     host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     literal = _literal_address(host)
     if literal is not None:
-        _check_literal(host, *literal, policy)
+        _check_literal(host, *literal, policy, port)
         return
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     addresses = await _resolve(host, port, resolver)
     if not addresses:
         raise _refuse(f"{host} does not resolve to any address.", host=host)
     for address in addresses:
-        refusal = policy.refusal(address)
+        refusal = policy.refusal(address, port)
         if refusal is not None:
             raise _refuse(
                 f"{host} resolves to {address}, {refusal}; {ALLOW_HINT}.", host=host, address=address
@@ -281,7 +289,7 @@ class GuardedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         for result in results:
-            refusal = self._policy.refusal(result["host"])
+            refusal = self._policy.refusal(result["host"], result["port"] or port or None)
             if refusal is not None:
                 raise EgressRefusedError(
                     f"egress refused: {host} resolves to {result['host']}, {refusal}; {ALLOW_HINT}"
@@ -300,7 +308,7 @@ class GuardedSocketFactory:
 
     def __call__(self, addr_info: tuple[Any, ...]) -> socket.socket:
         family, type_, proto, _, sockaddr = addr_info
-        refusal = self._policy.refusal(str(sockaddr[0]))
+        refusal = self._policy.refusal(str(sockaddr[0]), int(sockaddr[1]))
         if refusal is not None:
             raise EgressRefusedError(f"egress refused: {sockaddr[0]} is {refusal}; {ALLOW_HINT}")
         return socket.socket(family=family, type=type_, proto=proto)

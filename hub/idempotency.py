@@ -3,6 +3,11 @@
 A pending record is inserted before the request runs (unique per key owner and key), so two
 concurrent retries cannot both run: the second is told the first is still in progress. Answers
 of 5xx are not kept, so a retry after a server error runs again.
+
+Every kept answer's body is encrypted with the keyring, bound to its record (`response_aad`):
+answers that show a key or a secret once (API keys, terminal keys, `whsec_` signing secrets) must
+not sit readable in the table for the retention period. `secrets rotate` re-encrypts them too;
+records kept before this (body in the clear in `response`) still replay.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from litestar.types import ASGIApp, HTTPDisconnectEvent, HTTPRequestEvent, Messa
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import ConflictError, IdempotencyConflictError, InvalidInputError
 from hub.flow.models import IdempotencyRecord
@@ -70,15 +76,16 @@ class IdempotencyMiddleware(ASGIMiddleware):
             )
         body = await _read_body(receive)
         digest = hashlib.sha256(b"POST " + scope["path"].encode() + b"\0" + body).hexdigest()
-        database: Database = scope["litestar_app"].state.database
+        state = scope["litestar_app"].state
+        database: Database = state.database
         owner = _owner(scope)
-        record_id = await self._claim(database, owner, text, digest, send)
+        record_id = await self._claim(database, state.keyring, owner, text, digest, send)
         if record_id is None:
             return
-        await self._run(database, record_id, scope, body, send, next_app)
+        await self._run(database, state.keyring, record_id, scope, body, send, next_app)
 
     async def _claim(
-        self, database: Database, owner: str, key: str, digest: str, send: Send
+        self, database: Database, keyring: Keyring, owner: str, key: str, digest: str, send: Send
     ) -> uuid.UUID | None:
         """Insert the pending record, or answer from the one that exists (then return None)."""
         try:
@@ -103,12 +110,13 @@ class IdempotencyMiddleware(ASGIMiddleware):
             raise IdempotencyConflictError()
         if existing.status_code == PENDING:
             raise IdempotencyInProgressError()
-        await _replay(existing, send)
+        await _replay(existing, keyring, send)
         return None
 
     async def _run(
         self,
         database: Database,
+        keyring: Keyring,
         record_id: uuid.UUID,
         scope: Scope,
         body: bytes,
@@ -144,20 +152,34 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
                 else:
                     content_type = dict(headers).get(b"content-type", b"application/json").decode("latin-1")
-                    response = {
-                        "body": b"".join(chunks).decode("utf-8", "replace"),
-                        "content_type": content_type,
-                    }
+                    sealed = keyring.encrypt_str(
+                        b"".join(chunks).decode("utf-8", "replace"), response_aad(record_id)
+                    )
                     await session.execute(
                         update(IdempotencyRecord)
                         .where(IdempotencyRecord.id == record_id)
-                        .values(status_code=status, response=response)
+                        .values(
+                            status_code=status,
+                            response={"content_type": content_type},
+                            response_ciphertext=sealed,
+                        )
                     )
 
 
-async def _replay(record: IdempotencyRecord, send: Send) -> None:
+def response_aad(record_id: uuid.UUID) -> str:
+    return f"idempotency.response:{record_id}"
+
+
+def _body_of(record: IdempotencyRecord, keyring: Keyring) -> bytes:
+    """The answer's body as first sent (a record kept before encryption holds it in the clear)."""
+    if record.response_ciphertext is None:
+        return str(record.response.get("body", "")).encode()
+    return keyring.decrypt_str(record.response_ciphertext, response_aad(record.id)).encode()
+
+
+async def _replay(record: IdempotencyRecord, keyring: Keyring, send: Send) -> None:
     response: dict[str, Any] = record.response
-    body = str(response.get("body", "")).encode()
+    body = _body_of(record, keyring)
     await send(
         {
             "type": "http.response.start",
@@ -166,6 +188,7 @@ async def _replay(record: IdempotencyRecord, send: Send) -> None:
                 (b"content-type", str(response.get("content_type", "application/json")).encode("latin-1")),
                 (b"content-length", str(len(body)).encode()),
                 (b"idempotent-replayed", b"true"),
+                (b"cache-control", b"no-store"),  # the first answer may have shown a key or a secret
             ],
         }
     )

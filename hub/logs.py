@@ -24,7 +24,16 @@ ROUTE: contextvars.ContextVar[str | None] = contextvars.ContextVar("route", defa
 MAX_REQUEST_ID = 100
 _REQUEST_ID_SHAPE = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_REQUEST_ID}}}")
 # the fields a log call may pass with `extra=` that the JSON line carries
-EXTRA_FIELDS = ("method", "route", "status", "duration_ms", "event_id", "delivery_id", "connector_kind")
+EXTRA_FIELDS = (
+    "method",
+    "route",
+    "status",
+    "duration_ms",
+    "client",
+    "event_id",
+    "delivery_id",
+    "connector_kind",
+)
 
 REDACTED = "[redacted]"
 _SECRETS = (

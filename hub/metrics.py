@@ -25,6 +25,11 @@ VERIFICATIONS = Counter("hub_pin_verifications_total", "PIN checks by outcome", 
 SMS = Counter(
     "hub_sms_total", "PIN messages handed to the SMS gateway, by gateway and result", ["gateway", "result"]
 )
+SMS_BUDGET_REFUSALS = Counter(
+    "hub_sms_budget_refusals_total",
+    "PIN messages refused because a venue's, a program's or the hub's SMS budget was spent",
+    ["budget"],
+)
 DELIVERIES = Counter(
     "hub_delivery_attempts_total", "Delivery attempts by connector kind and outcome", ["kind", "outcome"]
 )

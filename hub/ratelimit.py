@@ -19,9 +19,10 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import BigInteger, String, delete, text
+from sqlalchemy import BigInteger, String, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.clock import Clock
@@ -37,7 +38,8 @@ LEASE_FRACTION = 8  # a lease takes at most 1/8 of what is left of the key's min
 class RateLimitWindow(Base):
     __tablename__ = "rate_limit_windows"
 
-    subject: Mapped[str] = mapped_column(String(64), primary_key=True)  # an API key id
+    # an API key id; other counters use `<purpose>:<id>` and windows of their own length
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     window: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # minutes since the epoch
     hits: Mapped[int]
 
@@ -52,9 +54,12 @@ def limit_for(principal: Principal, settings: Settings) -> int:
     return settings.rate_limit_per_minute
 
 
-async def count_hit(database: Database, subject: str, window: int, hits: int = 1) -> int:
-    """Add `hits` to the subject's window and return the window's new count."""
-    insert = sqlite_insert if database.is_sqlite else pg_insert
+async def add_hits(session: AsyncSession, subject: str, window: int, hits: int = 1) -> int:
+    """Add `hits` to the subject's window in the caller's transaction; the window's new count.
+
+    The subject's older windows go with the first hit of a new one. Other counters share the table
+    under subjects of their own (`<purpose>:<id>`), each with its own window length."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     statement = (
         insert(RateLimitWindow)
         .values(subject=subject, window=window, hits=hits)
@@ -63,18 +68,29 @@ async def count_hit(database: Database, subject: str, window: int, hits: int = 1
         )
         .returning(RateLimitWindow.hits)
     )
+    total = int((await session.execute(statement)).scalar_one())
+    if total == hits:
+        await session.execute(
+            delete(RateLimitWindow).where(RateLimitWindow.subject == subject, RateLimitWindow.window < window)
+        )
+    return total
+
+
+async def hits_in(session: AsyncSession, subject: str, window: int) -> int:
+    """The subject's count in this window (0 when none was counted)."""
+    query = select(RateLimitWindow.hits).where(
+        RateLimitWindow.subject == subject, RateLimitWindow.window == window
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def count_hit(database: Database, subject: str, window: int, hits: int = 1) -> int:
+    """Add `hits` to the subject's window in a transaction of its own; the window's new count."""
     async with database.transaction() as session:
         if not database.is_sqlite:
             # a counter lost in a crash costs nothing; do not wait for the WAL flush on every request
             await session.execute(text("SET LOCAL synchronous_commit = off"))
-        total = int((await session.execute(statement)).scalar_one())
-        if total == hits:
-            await session.execute(
-                delete(RateLimitWindow).where(
-                    RateLimitWindow.subject == subject, RateLimitWindow.window < window
-                )
-            )
-    return total
+        return await add_hits(session, subject, window, hits)
 
 
 class Leases:

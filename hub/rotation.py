@@ -21,6 +21,8 @@ from connectors.secrets import auth_aad, signing_aad
 from connectors.tokens import token_aad
 from hub.crypto import Keyring
 from hub.db import Database
+from hub.flow.models import IdempotencyRecord
+from hub.idempotency import response_aad
 from partners.members import phone_aad
 from partners.models import Member
 from pin.models import PinChallenge
@@ -56,6 +58,12 @@ COLUMNS = (
         ConnectorToken.connector_id,
         ConnectorToken.refresh_ciphertext,
         lambda cid: token_aad(cid, "refresh"),
+    ),
+    Column(
+        "idempotent answers",
+        IdempotencyRecord.id,
+        IdempotencyRecord.response_ciphertext,
+        response_aad,
     ),
 )
 

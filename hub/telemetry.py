@@ -19,6 +19,7 @@ from hub import metrics
 from hub.clock import Clock
 from hub.db import Database
 from hub.logs import REQUEST_ID, ROUTE, accepted_request_id, new_request_id
+from hub.proxy import client_address
 
 log = logging.getLogger("hub.request")
 OPEN = ("pending", "retrying")
@@ -56,15 +57,20 @@ class TelemetryMiddleware(MiddlewareProtocol):
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._record(scope["method"], route, status, time.perf_counter() - started)
+            self._record(scope["method"], route, status, time.perf_counter() - started, client_address(scope))
             REQUEST_ID.reset(id_token)
             ROUTE.reset(route_token)
 
     @staticmethod
-    def _record(method: str, route: str, status: int, seconds: float) -> None:
+    def _record(method: str, route: str, status: int, seconds: float, client: str) -> None:
         metrics.REQUESTS.labels(route=route, method=method, status=str(status)).inc()
         metrics.REQUEST_SECONDS.labels(route=route, method=method).observe(seconds)
-        extra: dict[str, Any] = {"method": method, "status": status, "duration_ms": round(seconds * 1000, 1)}
+        extra: dict[str, Any] = {
+            "method": method,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+            "client": client,
+        }
         log.info("%s %s %s", method, route, status, extra=extra)
 
 

@@ -57,3 +57,8 @@ class TierAutoPromotedError(ConflictError):
     default_message = (
         "This program moves members between tiers by itself (auto-promotion): no manual tier change."
     )
+
+
+class QuotaExceededError(ConflictError):
+    code = "quota_exceeded"
+    default_message = "A quota is reached; remove something first, or ask the hub's operator to raise it."

@@ -25,7 +25,12 @@ class Partner(IdMixin, TimestampMixin, Base):
 
 class Program(IdMixin, TimestampMixin, Base):
     __tablename__ = "programs"
-    __table_args__ = (CheckConstraint("kind IN ('coalition', 'venue')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('coalition', 'venue')", name="kind"),
+        CheckConstraint(
+            "venue_personal_data_max IN ('none', 'masked', 'full')", name="venue_personal_data_max"
+        ),
+    )
 
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -36,6 +41,8 @@ class Program(IdMixin, TimestampMixin, Base):
     sms_template: Mapped[str] = mapped_column(String(400))
     fees: Mapped[dict[str, Any]]
     signing_public_keys: Mapped[list[Any]]
+    # the most personal data a venue's connector receives of this program's guests (the owner's choice)
+    venue_personal_data_max: Mapped[str] = mapped_column(String(8), default="masked", server_default="masked")
 
     tiers: Mapped[list[Tier]] = relationship(
         lazy="raise", order_by="Tier.position", cascade="all, delete-orphan", back_populates="program"

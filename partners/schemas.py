@@ -82,6 +82,9 @@ SmsTemplate = Annotated[str, msgspec.Meta(min_length=5, max_length=300)]
 DEFAULT_SMS_TEMPLATE = "{pin} is your PIN for {program}. Do not share it."
 
 
+PersonalDataLevel = Literal["none", "masked", "full"]
+
+
 class ProgramCreate(InputStruct):
     name: Name
     kind: ProgramKind
@@ -92,6 +95,8 @@ class ProgramCreate(InputStruct):
     pin: PinPolicy = msgspec.field(default_factory=PinPolicy)
     sms_template: SmsTemplate = DEFAULT_SMS_TEMPLATE
     fees: ProgramFees = msgspec.field(default_factory=ProgramFees)
+    # the most a venue's own connector receives of this program's guests: none, masked or the full phone
+    venue_personal_data_max: PersonalDataLevel = "masked"
 
 
 class ProgramUpdate(InputStruct):
@@ -101,6 +106,7 @@ class ProgramUpdate(InputStruct):
     pin: PinPolicy | UnsetType = UNSET
     sms_template: SmsTemplate | UnsetType = UNSET
     fees: ProgramFees | UnsetType = UNSET  # from now on: statements of earlier sales keep their fees
+    venue_personal_data_max: PersonalDataLevel | UnsetType = UNSET
 
 
 class TierRead(OutputStruct):
@@ -124,6 +130,7 @@ class ProgramRead(OutputStruct):
     sms_template: str
     tiers: list[TierRead]
     fees: ProgramFees
+    venue_personal_data_max: PersonalDataLevel
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -29,6 +29,7 @@ from partners.errors import (
     OfferNotFoundError,
     PartnerNotFoundError,
     ProgramNotFoundError,
+    QuotaExceededError,
     TerminalNotFoundError,
     TierInUseError,
     VenueNotFoundError,
@@ -171,6 +172,7 @@ def program_read(program: Program) -> ProgramRead:
         sms_template=program.sms_template,
         tiers=[_tier_read(t) for t in program.tiers],
         fees=_fees_read(program.fees),
+        venue_personal_data_max=program.venue_personal_data_max,  # type: ignore[arg-type]  # a CHECK
         created_at=program.created_at,
         updated_at=program.updated_at,
     )
@@ -243,6 +245,7 @@ async def create_program(session: AsyncSession, data: ProgramCreate) -> ProgramR
         sms_template=data.sms_template,
         fees={"schedule": [fee_entry(_fee_terms(data.kind, data.fees, None))]},
         signing_public_keys=[],
+        venue_personal_data_max=data.venue_personal_data_max,
         tiers=[_tier_row(i, t) for i, t in enumerate(data.tiers)],
     )
     session.add(program)
@@ -308,6 +311,8 @@ async def update_program(
     if data.sms_template is not UNSET:
         _check_sms_template(data.sms_template)
         program.sms_template = data.sms_template
+    if data.venue_personal_data_max is not UNSET:
+        program.venue_personal_data_max = data.venue_personal_data_max
     if data.tiers is not UNSET:
         await _replace_tiers(session, program, data.tiers)
     if data.fees is not UNSET and data.fees != _fees_read(program.fees):
@@ -511,7 +516,22 @@ def terminal_read(terminal: Terminal) -> TerminalRead:
     )
 
 
-async def create_terminal(session: AsyncSession, venue: Venue, name: str) -> Terminal:
+async def _check_terminal_quota(session: AsyncSession, venue: Venue, max_terminals: int) -> None:
+    """A venue has at most max_terminals working terminals (each one more SMS budget and key to abuse)."""
+    await session.execute(select(Venue.id).where(Venue.id == venue.id).with_for_update())
+    working = await session.scalar(
+        select(func.count()).where(Terminal.venue_id == venue.id, Terminal.disabled_at.is_(None))
+    )
+    if (working or 0) >= max_terminals:
+        raise QuotaExceededError(
+            f"This venue already has {max_terminals} working terminals: disable one first.",
+            quota="terminals_per_venue",
+            limit=max_terminals,
+        )
+
+
+async def create_terminal(session: AsyncSession, venue: Venue, name: str, *, max_terminals: int) -> Terminal:
+    await _check_terminal_quota(session, venue, max_terminals)
     await _ensure_unique_name(session, Terminal.name, name, None, Terminal.venue_id == venue.id)
     terminal = Terminal(venue_id=venue.id, name=name)
     session.add(terminal)

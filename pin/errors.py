@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
-from hub.errors import ConflictError, HubError, InvalidInputError, ServiceUnavailableError
+from hub.errors import ConflictError, HubError, InvalidInputError, RateLimitedError, ServiceUnavailableError
 
 
 class PinInvalidError(InvalidInputError):
@@ -32,3 +33,23 @@ class PinAlreadyUsedError(ConflictError):
 class SmsUnavailableError(ServiceUnavailableError):
     code = "sms_unavailable"
     default_message = "The SMS could not be sent right now: try sending the PIN again in a moment."
+
+
+class SmsBudgetExceededError(RateLimitedError):
+    """An SMS budget above the card and the terminal is spent: the venue's, the program's or the hub's."""
+
+    def __init__(
+        self, *, scope: str, subject_id: uuid.UUID | None, period: str, limit: int, retry_after: int
+    ) -> None:
+        self.scope, self.subject_id, self.period, self.limit = scope, subject_id, period, limit
+        where = {"venue": "this venue", "program": "this program", "hub": "the hub"}[scope]
+        super().__init__(
+            f"The SMS budget of {where} ({limit} per {period}) is spent; try again in {retry_after} s.",
+            retry_after=retry_after,
+            limit=self.budget,
+        )
+
+    @property
+    def budget(self) -> str:
+        """venue_hour, program_day, hub_hour, …"""
+        return f"{self.scope}_{self.period}"

@@ -38,12 +38,17 @@ class SmsSend(IdMixin, Base):
     __table_args__ = (
         Index("ix_sms_sends_member_created", "member_id", "created_at"),
         Index("ix_sms_sends_terminal_created", "terminal_id", "created_at"),
-        Index("ix_sms_sends_created_at", "created_at"),  # retention purge
+        Index("ix_sms_sends_created_at", "created_at"),  # retention purge, the hub's budget
+        Index("ix_sms_sends_venue_created", "venue_id", "created_at"),
+        Index("ix_sms_sends_program_created", "program_id", "created_at"),
     )
 
     challenge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pin_challenges.id"))
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"))
     terminal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("terminals.id"))
+    # the venue's and the program's SMS budgets count these (null on sends older than the budgets)
+    venue_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("venues.id"))
+    program_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("programs.id"))
     status: Mapped[str] = mapped_column(String(16), default="sending")  # sending | sent | failed
     message_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime]

@@ -3,6 +3,11 @@
 The caller owns the transaction. Counting is atomic because the terminal and the member rows are
 locked (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers) before
 the send log is counted, and a challenge row is locked before an attempt is counted.
+
+Above the card and the terminal, the venue, the program and the whole hub each have an SMS budget
+per hour and per day (SendBudgets), counted from the same send log. Those counts take no lock of
+their own, so on PostgreSQL sends in flight at once on different terminals may pass a budget by
+as many sends as run concurrently; SQLite serialises them.
 """
 
 from __future__ import annotations
@@ -12,18 +17,26 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.crypto import Keyring
 from hub.errors import RateLimitedError
 from hub.ids import new_id
 from pin import otp
-from pin.errors import PinAlreadyUsedError, PinExpiredError, PinInvalidError, PinLockedError
+from pin.errors import (
+    PinAlreadyUsedError,
+    PinExpiredError,
+    PinInvalidError,
+    PinLockedError,
+    SmsBudgetExceededError,
+)
 from pin.models import PinChallenge, SmsSend
 
 TEN_MINUTES = dt.timedelta(minutes=10)
+ONE_HOUR = dt.timedelta(hours=1)
 ONE_DAY = dt.timedelta(days=1)
+PERIODS = {"hour": ONE_HOUR, "day": ONE_DAY}
 COUNTED = ("sending", "sent")  # a send whose outcome is unknown counts: safer for the SMS budget
 
 
@@ -41,6 +54,22 @@ class PinPolicyValues:
     def from_program(cls, policy: dict[str, Any]) -> PinPolicyValues:
         known = {k: v for k, v in policy.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+@dataclass(frozen=True)
+class SendBudgets:
+    """SMS per venue, per program and for the whole hub, per sliding hour and day (0: no budget)."""
+
+    venue_per_hour: int = 300
+    venue_per_day: int = 2_000
+    program_per_hour: int = 5_000
+    program_per_day: int = 50_000
+    hub_per_hour: int = 20_000
+    hub_per_day: int = 200_000
+
+    def limit(self, scope: str, period: str) -> int:
+        value: int = getattr(self, f"{scope}_per_{period}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -82,6 +111,16 @@ def _refuse(
     )
 
 
+@dataclass(frozen=True)
+class SendPlace:
+    """Where a PIN is sent from and for: what the send limits and budgets count."""
+
+    member_id: uuid.UUID
+    terminal_id: uuid.UUID
+    venue_id: uuid.UUID
+    program_id: uuid.UUID
+
+
 async def check_send_limits(
     session: AsyncSession,
     *,
@@ -105,11 +144,90 @@ async def check_send_limits(
     _refuse(*day, policy.max_sends_per_card_day, ONE_DAY, "card", now)
 
 
-def _new_send(challenge: PinChallenge, now: dt.datetime) -> SmsSend:
+async def check_terminal_window(session: AsyncSession, *, terminal_id: uuid.UUID, now: dt.datetime) -> None:
+    """Raise 429 when the terminal has used its SMS budget (no program changes it): asked before a
+    code is recognised, so a known card and an unknown code get the same answer once it is spent."""
+    (terminal,) = await _windows(session, [(SmsSend.terminal_id, terminal_id, TEN_MINUTES)], now)
+    _refuse(*terminal, PinPolicyValues.max_sends_per_terminal_10min, TEN_MINUTES, "terminal", now)
+
+
+def _budget_column(scope: str) -> Any:
+    return {"venue": SmsSend.venue_id, "program": SmsSend.program_id}.get(scope)
+
+
+def _sends_since(scope: str, subject: uuid.UUID | None, since: dt.datetime) -> Any:
+    """The counted sends of a venue, a program or the hub since a moment (a query to refine)."""
+    query = select(SmsSend.created_at).where(SmsSend.status.in_(COUNTED), SmsSend.created_at > since)
+    column = _budget_column(scope)
+    return query if column is None else query.where(column == subject)
+
+
+async def _retry_after(
+    session: AsyncSession, scope: str, subject: uuid.UUID | None, period: str, limit: int, now: dt.datetime
+) -> int:
+    """Seconds until the budget's oldest counted send that keeps it spent leaves the window."""
+    window = PERIODS[period]
+    query = _sends_since(scope, subject, now - window).order_by(SmsSend.created_at.desc())
+    leaving = await session.scalar(query.offset(limit - 1).limit(1))
+    if leaving is None:
+        return 1
+    leaving_at = leaving if leaving.tzinfo else leaving.replace(tzinfo=dt.UTC)
+    return int((leaving_at + window - now).total_seconds()) + 1
+
+
+async def check_budgets(
+    session: AsyncSession,
+    *,
+    venue_id: uuid.UUID,
+    program_id: uuid.UUID | None,
+    budgets: SendBudgets,
+    now: dt.datetime,
+) -> None:
+    """Raise SmsBudgetExceededError when the venue's, the program's (when known) or the hub's budget is
+    spent; each count stops at its budget, so a spent budget costs no more to count than a full one."""
+    subjects = {"venue": venue_id, "program": program_id, "hub": None}
+    checks = [
+        (scope, subject, period, budgets.limit(scope, period))
+        for scope, subject in subjects.items()
+        if scope == "hub" or subject is not None
+        for period in PERIODS
+    ]
+    checks = [check for check in checks if check[3] > 0]
+    if not checks:
+        return
+    counts = [
+        select(func.count())
+        .select_from(_sends_since(scope, subject, now - PERIODS[period]).limit(limit).subquery())
+        .scalar_subquery()
+        for scope, subject, period, limit in checks
+    ]
+    row = (await session.execute(select(literal(1), *counts))).one()
+    for (scope, subject, period, limit), count in zip(checks, row[1:], strict=True):
+        if count >= limit:
+            retry = await _retry_after(session, scope, subject, period, limit, now)
+            raise SmsBudgetExceededError(
+                scope=scope, subject_id=subject, period=period, limit=limit, retry_after=retry
+            )
+
+
+async def _check_all(
+    session: AsyncSession, place: SendPlace, policy: PinPolicyValues, budgets: SendBudgets, now: dt.datetime
+) -> None:
+    await check_send_limits(
+        session, member_id=place.member_id, terminal_id=place.terminal_id, policy=policy, now=now
+    )
+    await check_budgets(
+        session, venue_id=place.venue_id, program_id=place.program_id, budgets=budgets, now=now
+    )
+
+
+def _new_send(challenge: PinChallenge, place: SendPlace, now: dt.datetime) -> SmsSend:
     return SmsSend(
         challenge_id=challenge.id,
         member_id=challenge.member_id,
         terminal_id=challenge.terminal_id,
+        venue_id=place.venue_id,
+        program_id=place.program_id,
         status="sending",
         created_at=now,
     )
@@ -120,14 +238,14 @@ async def open_challenge(
     keyring: Keyring,
     *,
     scan_id: uuid.UUID,
-    member_id: uuid.UUID,
-    program_id: uuid.UUID,
-    terminal_id: uuid.UUID,
+    place: SendPlace,
     policy: PinPolicyValues,
+    budgets: SendBudgets,
     now: dt.datetime,
 ) -> PendingSend:
     """A new challenge and its first send, recorded before the SMS goes out."""
-    await check_send_limits(session, member_id=member_id, terminal_id=terminal_id, policy=policy, now=now)
+    await _check_all(session, place, policy, budgets, now)
+    member_id, program_id, terminal_id = place.member_id, place.program_id, place.terminal_id
     challenge_id = new_id()
     secret = otp.new_secret()
     challenge = PinChallenge(
@@ -144,7 +262,7 @@ async def open_challenge(
         status="pending",
         expires_at=now + dt.timedelta(seconds=policy.ttl_seconds),
     )
-    send = _new_send(challenge, now)
+    send = _new_send(challenge, place, now)
     session.add(challenge)
     await session.flush()
     session.add(send)
@@ -158,6 +276,9 @@ async def prepare_resend(
     challenge: PinChallenge,
     policy: PinPolicyValues,
     now: dt.datetime,
+    *,
+    venue_id: uuid.UUID,
+    budgets: SendBudgets,
 ) -> PendingSend:
     """A new code for the same challenge: the previous one stops working, the clock restarts."""
     if challenge.status == "verified":
@@ -167,14 +288,18 @@ async def prepare_resend(
     if challenge.resend_available_at is not None and now < challenge.resend_available_at:
         wait = int((challenge.resend_available_at - now).total_seconds()) + 1
         raise RateLimitedError(f"A new PIN can be sent in {wait} s.", retry_after=wait, limit="resend")
-    await check_send_limits(
-        session, member_id=challenge.member_id, terminal_id=challenge.terminal_id, policy=policy, now=now
+    place = SendPlace(
+        member_id=challenge.member_id,
+        terminal_id=challenge.terminal_id,
+        venue_id=venue_id,
+        program_id=challenge.program_id,
     )
+    await _check_all(session, place, policy, budgets, now)
     challenge.counter += 1
     challenge.attempts = 0
     challenge.expires_at = now + dt.timedelta(seconds=policy.ttl_seconds)
     secret = keyring.decrypt_str(challenge.secret_ciphertext, secret_aad(challenge.id))
-    send = _new_send(challenge, now)
+    send = _new_send(challenge, place, now)
     session.add(send)
     await session.flush()
     return PendingSend(

@@ -4,6 +4,10 @@ A coalition program's connectors get every event of that program; a venue's conn
 events at that venue whatever the program (they learn the guest came through it). Personal data is
 cut to the connector's level: `full` keeps the phone, `masked` shows it masked, `none` drops the
 member's contact entirely (the member id and tier stay: they are not contact data).
+
+The recipient does not choose its own level: a venue's connector gets at most what the event's
+program allows venues (`venue_personal_data_max`, set by the program's owner), decided at delivery
+time, so lowering a program's maximum covers deliveries already queued and replays.
 """
 
 from __future__ import annotations
@@ -16,6 +20,16 @@ from typing import Any
 
 EVENT_TYPES = ("visit.verified", "receipt.closed", "receipt.refunded", "referral.visited")
 PERSONAL_LEVELS = ("none", "masked", "full")
+
+
+def lower_level(first: str, second: str) -> str:
+    """The less personal of two levels (none < masked < full)."""
+    return min(first, second, key=PERSONAL_LEVELS.index)
+
+
+def delivered_level(connector_level: str, *, is_venue_owned: bool, venue_max: str) -> str:
+    """What a connector receives of an event: a venue's connector at most the program's venue maximum."""
+    return lower_level(connector_level, venue_max) if is_venue_owned else connector_level
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
         "venue": Allow("program_l1", others=("program_b", "program_l2")),
         "terminal": DENY,
     },
-    ("PATCH", "/v1/programs/{program_id}"): only_admin("program_a"),
+    # the program's owner (admin, or its concierge) sets what venues may receive of its guests
+    ("PATCH", "/v1/programs/{program_id}"): {
+        "admin": Allow("program_a"),
+        "concierge": Allow("program_a", others=("program_b",)),
+        "partner": DENY,
+        "venue": DENY,
+        "terminal": DENY,
+    },
     # members: the program's concierge, and the partner owning a venue program; a partner serving a
     # coalition program does not get its members
     ("POST", "/v1/programs/{program_id}/members"): {
@@ -370,7 +377,7 @@ def _request(method: str, path: str, world: World) -> dict[str, Any]:
                 "tiers": [{"code": "s", "name": "S"}],
             }
         },
-        ("PATCH", "/v1/programs/{program_id}"): lambda: {"json": {"name": f"Renamed {n}"}},
+        ("PATCH", "/v1/programs/{program_id}"): lambda: {"json": {"venue_personal_data_max": "none"}},
         ("POST", "/v1/programs/{program_id}/members"): lambda: {
             "json": {"card_number": f"99{n:08d}", "phone": "+79160000077"}
         },
@@ -406,7 +413,7 @@ def _request(method: str, path: str, world: World) -> dict[str, Any]:
         },
         ("PATCH", "/v1/connectors/{connector_id}"): lambda: {"json": {"name": f"Renamed {n}"}},
         ("POST", "/v1/connectors/{connector_id}/replay"): lambda: {
-            "json": {"from": "2000-01-01T00:00:00Z", "status": "dead"}
+            "json": {"from": "2026-11-01T00:00:00Z", "status": "dead"}  # venue keys: at most 93 days back
         },
         ("POST", "/v1/referrals"): lambda: {"json": _referral_body(world, "a", "1")},
         ("GET", "/v1/settlements"): lambda: {"params": {"period": "2026-11"}},

@@ -12,6 +12,7 @@ import compose
 
 ROOT = Path(__file__).parent.parent
 COMPOSE = Path(compose.__file__).parent / "docker-compose"
+SMS_URL = "smpp://hub:secret@smsc.example:2775?source_addr=Coalition"
 
 
 def _config(directory: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -35,15 +36,22 @@ def _copy(tmp_path: Path) -> Path:
 
 def test_the_compose_file_is_valid() -> None:
     """`docker-compose config -q` accepts the file when HUB_SECRET_KEYS is set."""
-    result = _config(ROOT, HUB_SECRET_KEYS="compose-check")
+    result = _config(ROOT, HUB_SECRET_KEYS="compose-check", HUB_SMS_URL=SMS_URL)
     assert result.returncode == 0, result.stderr
 
 
 def test_secret_keys_are_required() -> None:
     """Without HUB_SECRET_KEYS, Compose refuses with the hint written in the file."""
-    result = _config(ROOT)
+    result = _config(ROOT, HUB_SMS_URL=SMS_URL)
     assert result.returncode != 0
     assert "HUB_SECRET_KEYS" in result.stderr
+
+
+def test_an_sms_centre_is_required() -> None:
+    """Without HUB_SMS_URL Compose refuses with the hint: production never falls back to console://."""
+    result = _config(ROOT, HUB_SECRET_KEYS="compose-check")
+    assert result.returncode != 0
+    assert "HUB_SMS_URL" in result.stderr
 
 
 def test_an_unknown_key_is_refused(tmp_path: Path) -> None:
@@ -52,7 +60,7 @@ def test_an_unknown_key_is_refused(tmp_path: Path) -> None:
     text = path.read_text()
     assert "  api:\n" in text
     path.write_text(text.replace("  api:\n", "  api:\n    colour: blue\n", 1))
-    result = _config(tmp_path, HUB_SECRET_KEYS="compose-check")
+    result = _config(tmp_path, HUB_SECRET_KEYS="compose-check", HUB_SMS_URL=SMS_URL)
     assert result.returncode != 0
     assert "colour" in result.stderr
 
@@ -69,7 +77,7 @@ def test_a_dangling_dependency_is_refused(tmp_path: Path) -> None:
         )
     )
     assert path.read_text() != text
-    result = _config(tmp_path, HUB_SECRET_KEYS="compose-check")
+    result = _config(tmp_path, HUB_SECRET_KEYS="compose-check", HUB_SMS_URL=SMS_URL)
     assert result.returncode != 0
     assert "nosuch" in result.stderr
 
@@ -81,7 +89,11 @@ def test_the_production_shape() -> None:
     result = subprocess.run(  # noqa: S603  # the Compose binary with fixed arguments
         [str(COMPOSE), "-f", "docker-compose.yml", "config", "--format", "json"],
         cwd=ROOT,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, "HUB_SECRET_KEYS": "x"},
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+            "HUB_SECRET_KEYS": "x",
+            "HUB_SMS_URL": SMS_URL,
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -94,5 +106,7 @@ def test_the_production_shape() -> None:
     assert services["api"]["command"][-2:] == ["serve", "--no-migrate"]
     assert services["dispatcher"]["command"][-1] == "dispatch"
     assert services["api"]["environment"]["HUB_DISPATCHER"] == "off"  # deliveries only in dispatchers
+    assert services["api"]["environment"]["HUB_SMS_URL"] == SMS_URL
+    assert services["api"]["environment"]["HUB_TRUSTED_PROXIES"]  # nginx's X-Forwarded-* are believed
     assert [p["published"] for p in services["lb"]["ports"]] == ["8000"]
     assert "ports" not in services["api"]  # replicas cannot share a host port: the balancer has it

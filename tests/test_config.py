@@ -78,6 +78,9 @@ def test_settings_are_frozen() -> None:
         ({"HUB_DISPATCHER": "threads"}, "HUB_DISPATCHER"),
         ({"HUB_ENV": "staging"}, "HUB_ENV"),
         ({"HUB_ENV": "production"}, "HUB_SECRET_KEYS"),
+        ({"HUB_ENV": "production", "HUB_SECRET_KEYS": KEY_A}, "HUB_SMS_URL"),
+        ({"HUB_ENV": "production", "HUB_SECRET_KEYS": KEY_A, "HUB_SMS_URL": "console://"}, "HUB_SMS_URL"),
+        ({"HUB_TRUSTED_PROXIES": "nginx"}, "HUB_TRUSTED_PROXIES"),
         ({"HUB_MAX_BODY_BYTES": "1"}, "HUB_MAX_BODY_BYTES"),
         ({"HUB_LOG_LEVEL": "LOUD"}, "HUB_LOG_LEVEL"),
     ],
@@ -102,7 +105,9 @@ def test_secret_key_values_are_not_echoed_in_errors() -> None:
 
 def test_production_with_keys_starts() -> None:
     """In production, secret keys present, the settings load and say so."""
-    settings = load_settings({"HUB_ENV": "production", "HUB_SECRET_KEYS": KEY_A})
+    settings = load_settings(
+        {"HUB_ENV": "production", "HUB_SECRET_KEYS": KEY_A, "HUB_SMS_URL": "smpp://hub:секрет@smsc:2775"}
+    )
     assert settings.is_production
     assert settings.secret_keys == (b"a" * 32,)
 

@@ -5,8 +5,9 @@ Nothing here connects beyond loopback: public addresses are only ever classified
 
 from __future__ import annotations
 
+import logging
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -14,7 +15,9 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from hub.config import load_settings
+from connectors.errors import PermanentError, TransientError
+from connectors.transport import error_for_exception
+from hub.config import ConfigError, load_settings
 from hub.errors import InvalidInputError
 from hub.http import (
     EgressPolicy,
@@ -513,3 +516,121 @@ def test_egress_refusal_is_recognised_only_for_the_guard() -> None:
     assert is_egress_refusal(EgressRefusedError("egress refused"))
     assert not is_egress_refusal(ConnectionRefusedError(111, "refused"))
     assert not is_egress_refusal(RedirectRefusedError("302"))
+
+
+# --- allow-list entries with a port ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("10.1.2.3/32:443", ("10.1.2.3/32:443",)),
+        ("10.1.2.3:8443, 10.0.0.0/8", ("10.1.2.3/32:8443", "10.0.0.0/8")),
+        ("[fd00::/8]:443, fd00::/8", ("[fd00::/8]:443", "fd00::/8")),
+    ],
+)
+def test_allow_list_entries_may_name_a_port(raw: str, expected: tuple[str, ...]) -> None:
+    """HUB_EGRESS_ALLOW takes CIDR:PORT (IPv6 in brackets) beside plain CIDRs."""
+    assert load_settings({"HUB_EGRESS_ALLOW": raw}).egress_allow == expected
+
+
+@pytest.mark.parametrize("raw", ["10.0.0.0/8:0", "10.0.0.0/8:70000", "10.0.0.0/8:https", "[fd00::/8]443"])
+def test_a_bad_port_stops_start_up(raw: str) -> None:
+    """A port outside 1-65535, or not a number, names the variable."""
+    with pytest.raises(ConfigError, match=r"^HUB_EGRESS_ALLOW: "):
+        load_settings({"HUB_EGRESS_ALLOW": raw})
+
+
+def test_an_entry_with_a_port_allows_that_port_only() -> None:
+    """10.1.2.3/32:443 allows 10.1.2.3 on 443, not on 22 nor on an unknown port; the refusal says why."""
+    policy = EgressPolicy(("10.1.2.3/32:443",))
+    assert policy.is_allowed_address("10.1.2.3", 443)
+    assert not policy.is_allowed_address("10.1.2.3", 22)
+    assert not policy.is_allowed_address("10.1.2.3")
+    assert "port 443 only" in str(policy.refusal("10.1.2.3", 22))
+    assert not policy.is_allowed_address("10.1.2.4", 443)
+
+
+async def test_check_url_and_the_socket_use_the_port(server: LoopbackServer) -> None:
+    """With 127.0.0.1/32:<the server's port> the server is reached; the same host on another port is refused
+    when saved and when dialled."""
+    policy = EgressPolicy((f"127.0.0.1/32:{server.port}",))
+    await check_url(server.url(), policy)
+    with pytest.raises(EgressUrlRefusedError, match=f"port {server.port} only"):
+        await check_url("http://127.0.0.1:9/", policy)
+    async with create_http_session(policy) as session:
+        async with session.get(server.url(), allow_redirects=False) as response:
+            assert response.status == 200
+        with pytest.raises(aiohttp.ClientConnectorError) as caught:
+            await session.get("http://127.0.0.1:9/", allow_redirects=False)
+    assert is_egress_refusal(caught.value)
+    assert server.hits == ["/"]
+
+
+# --- a refused port and a dropped one look the same in the delivery log ------------------------
+
+
+@pytest.fixture
+def dropping_port() -> Iterator[int]:
+    """A loopback port whose accept queue is full, so the kernel drops further SYNs: a connect hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = int(listener.getsockname()[1])
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def _closed_port() -> int:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = int(probe.getsockname()[1])
+    probe.close()  # nothing listens there now: a connect is refused at once
+    return port
+
+
+async def _failure(url: str) -> BaseException:
+    """What the session raises posting there; connecting may take 0.5 s (the hub's own sessions: 10 s)."""
+    limit = aiohttp.ClientTimeout(total=5, sock_connect=0.5)
+    async with create_http_session(LOOPBACK_ALLOWED) as session:
+        with pytest.raises(aiohttp.ClientError) as caught:
+            await session.post(url, allow_redirects=False, timeout=limit)
+    return caught.value
+
+
+async def test_refused_and_dropped_ports_are_one_unreachable_error(
+    dropping_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused connection and one whose SYNs are dropped are recorded as the same retried error,
+    "unreachable: the destination"; which it was is in the hub's log only."""
+    refused = await _failure(f"http://127.0.0.1:{_closed_port()}/events")
+    dropped = await _failure(f"http://127.0.0.1:{dropping_port}/events")
+    assert type(refused) is not type(dropped)  # the network did answer differently
+    with caplog.at_level(logging.WARNING, logger="hub.connectors"):
+        errors = [error_for_exception(refused), error_for_exception(dropped)]
+    assert [str(e) for e in errors] == ["unreachable: the destination"] * 2
+    assert all(type(e) is TransientError for e in errors)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "ConnectionRefusedError" in logged
+    assert "ConnectionTimeoutError" in logged
+
+
+async def test_an_egress_refusal_names_no_address(server: LoopbackServer) -> None:
+    """A delivery the guard refused says so, without the address the name resolved to."""
+    async with create_http_session(DEFAULT) as session:
+        with pytest.raises(aiohttp.ClientConnectorError) as caught:
+            await session.get(server.url(), allow_redirects=False)
+    error = error_for_exception(caught.value)
+    assert isinstance(error, PermanentError)
+    assert "egress guard" in str(error)
+    assert "127.0.0.1" not in str(error)

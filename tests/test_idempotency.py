@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from hub.db import Database
+from hub.db import Base, Database
 from partners.models import Partner
+from tests import builders
 from tests.conftest import ADMIN, error_of
 
 
@@ -74,3 +76,53 @@ async def test_keys_are_per_api_key(client: httpx.AsyncClient, db: Database) -> 
     two = await client.post("/v1/partners", json={"name": "P2"}, headers=other)
     assert (one.status_code, two.status_code) == (201, 201)
     assert await _partners(db) == 2
+
+
+async def _raw_database_text(db: Database) -> str:
+    """Everything the database holds, as an attacker with a copy of its files would read it."""
+    if db.is_sqlite:
+        path = Path(str(db.engine.url.database))
+        files = [path, path.with_name(path.name + "-wal")]
+        return b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1")
+    parts: list[str] = []
+    async with db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            rows = await conn.execute(text(f'SELECT t::text FROM "{table.name}" t'))  # noqa: S608  # our tables
+            parts += [row[0] for row in rows]
+    return "\n".join(parts)
+
+
+async def test_answers_with_secrets_are_not_kept_readable(client: httpx.AsyncClient, db: Database) -> None:
+    """API keys, terminal keys and whsec_ secrets answered under an Idempotency-Key are not in the database
+    in the clear; the replay still answers the same body."""
+    program = await builders.program(client, name="Программа Секретов")
+    partner = await builders.partner(client, name="Гинза Секрет")
+    venue = await builders.venue(client, partner)
+    posts = [
+        ("/v1/keys", {"role": "venue", "name": "Ключ Кассы", "scope": {"venue_id": venue["id"]}}, "api_key"),
+        (f"/v1/venues/{venue['id']}/terminals", {"name": "Бар Секрет"}, "api_key"),
+        (
+            "/v1/connectors",
+            {
+                "name": "CRM Секрет",
+                "kind": "rest",
+                "owner": {"program_id": program["id"]},
+                "url": "http://127.0.0.1:9/events",
+                "auth": {"type": "none"},
+            },
+            "signing_secret",
+        ),
+    ]
+    secrets: list[str] = []
+    for n, (path, body, field) in enumerate(posts):
+        headers = {**ADMIN, "Idempotency-Key": f"секрет-{n}".encode().hex()}
+        first = await client.post(path, json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        again = await client.post(path, json=body, headers=headers)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+        secrets.append(first.json()[field])
+    assert secrets[2].startswith("whsec_")
+    raw = await _raw_database_text(db)
+    leaked = [secret[:12] for secret in secrets if secret in raw or secret.split("_")[-1] in raw]
+    assert not leaked, leaked

@@ -29,6 +29,7 @@ from connectors.errors import (
     RateLimitError,
     TransientError,
 )
+from connectors.transport import CONNECT_FAILURES, unreachable
 from hub.clock import Clock
 
 T = TypeVar("T")
@@ -168,10 +169,10 @@ class AmoCrmClient:
                     allow_redirects=False,
                 ) as response:
                     body = await response.read()
+        except CONNECT_FAILURES as exc:  # never connected: nothing was sent
+            raise unreachable(f"amoCRM for {method} {path}", exc) from exc
         except TimeoutError as exc:
             raise self._lost(method, path, f"no answer within {self._timeout:g} s") from exc
-        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
-            raise TransientError(f"cannot connect to amoCRM for {method} {path}: {exc.os_error}") from exc
         except aiohttp.ClientError as exc:
             raise self._lost(method, path, type(exc).__name__) from exc
         self._attempt.status_code = response.status

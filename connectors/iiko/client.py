@@ -37,6 +37,7 @@ from connectors.errors import (
 )
 from connectors.iiko import wire
 from connectors.iiko.errors import IikoRefusedError
+from connectors.transport import CONNECT_FAILURES, unreachable
 from hub.clock import Clock
 
 DEFAULT_TIMEOUT_SECONDS = 15  # iiko's documented default for the Timeout header
@@ -71,8 +72,8 @@ async def post(
             url, data=msgspec.json.encode(body), headers=sent_headers, timeout=limit, allow_redirects=False
         ) as response:
             return Answer(response.status, await response.read(), response.headers.get("Retry-After"))
-    except aiohttp.ClientConnectorError as exc:  # never reached iiko: nothing was applied
-        raise TransientError(f"iiko unreachable: {type(exc).__name__}") from exc
+    except CONNECT_FAILURES as exc:  # never reached iiko: nothing was applied
+        raise unreachable("iiko", exc) from exc
     except (TimeoutError, aiohttp.ClientError) as exc:
         error = OutcomeUnknownError if is_write else TransientError
         raise error(f"no answer from iiko: {type(exc).__name__}") from exc

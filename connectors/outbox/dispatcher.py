@@ -49,7 +49,8 @@ from hub.db import Database
 from hub.db.base import UtcDateTime
 from hub.ids import new_id
 from hub.logs import REQUEST_ID
-from routing.fanout import cut_personal
+from partners.models import Program
+from routing.fanout import cut_personal, delivered_level
 
 log = logging.getLogger("hub.dispatcher")
 OPEN = ("pending", "retrying")
@@ -61,6 +62,7 @@ DELIVERIES = cast(Table, Delivery.__table__)
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 CONNECTORS = cast(Table, Connector.__table__)
 EVENTS = cast(Table, OutboxEvent.__table__)
+PROGRAMS = cast(Table, Program.__table__)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class ClaimedEvent:
     envelope: str  # the JSON text: decoded once per attempt, into a dict of its own
     personal_ciphertext: bytes | None
     request_id: str | None
+    venue_personal_data_max: str  # the event's program's cap on what a venue's connector receives
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +373,13 @@ class Dispatcher:
         if config is None:
             config = await self._config(item.connector_id, item.connector_changed_at)
         event = item.event
+        level = delivered_level(
+            config.personal_data,
+            is_venue_owned=config.owner_venue_id is not None,
+            venue_max=event.venue_personal_data_max,
+        )
+        if level != config.personal_data:  # the program allows venues less than this one asked for
+            config = dataclasses.replace(config, personal_data=level)
         personal = None
         if event.personal_ciphertext is not None:
             personal = _decode_object(
@@ -618,8 +628,13 @@ def _claimable(status_condition: Any, *, lock: bool = True) -> Any:
             cast_as(e.envelope, Text),  # the text, decoded by msgspec (not the driver's json.loads)
             e.personal_ciphertext,
             e.request_id,
+            func.coalesce(PROGRAMS.c.venue_personal_data_max, "none"),
         )
-        .select_from(DELIVERIES.join(CONNECTORS, c.id == d.connector_id).join(EVENTS, e.id == d.event_id))
+        .select_from(
+            DELIVERIES.join(CONNECTORS, c.id == d.connector_id)
+            .join(EVENTS, e.id == d.event_id)
+            .outerjoin(PROGRAMS, PROGRAMS.c.id == e.program_id)
+        )
         .where(
             status_condition,
             d.next_attempt_at <= now,

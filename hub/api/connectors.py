@@ -16,6 +16,7 @@ from connectors import services
 from hub import audit, exports
 from hub.api.params import (
     DEFAULT_PAGE,
+    NO_STORE,
     ClockDep,
     CursorParam,
     IdFilter,
@@ -54,7 +55,7 @@ class ConnectorController(Controller):
     tags = ["connectors"]
     guards = [MANAGERS]
 
-    @post("/", summary="Create a connector; its signing secret is shown once")
+    @post("/", summary="Create a connector; its signing secret is shown once", cache_control=NO_STORE)
     async def create(
         self,
         db_session: Session,
@@ -115,6 +116,7 @@ class ConnectorController(Controller):
     @post(
         "/{connector_id:uuid}/signing-secret/rotate",
         status_code=200,
+        cache_control=NO_STORE,
         summary="A new signing secret (shown once); the old one keeps signing for 24 hours",
     )
     async def rotate(

@@ -13,7 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import audit
-from hub.api.params import DEFAULT_PAGE, ClockDep, CursorParam, LimitParam, PathId, Principal, Session
+from hub.api.params import (
+    DEFAULT_PAGE,
+    NO_STORE,
+    ClockDep,
+    CursorParam,
+    LimitParam,
+    PathId,
+    Principal,
+    Session,
+)
 from hub.auth import ApiKey, allow, create_key
 from hub.errors import InvalidInputError, NotFoundError
 from hub.schema import InputStruct, Name, OutputStruct, Page, decode_cursor, page_of
@@ -123,7 +132,7 @@ class KeyController(Controller):
     tags = ["keys"]
     guards = [allow("admin")]
 
-    @post("/", summary="Create an API key (the key is shown once)")
+    @post("/", summary="Create an API key (the key is shown once)", cache_control=NO_STORE)
     async def create(
         self, db_session: Session, principal: Principal, clock: ClockDep, data: JSONBody[KeyCreate]
     ) -> KeyCreated:

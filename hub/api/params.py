@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Request
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,8 @@ CursorParam = Annotated[
 ]
 IdFilter = Annotated[uuid.UUID | None, QueryParameter()]
 DEFAULT_PAGE = DEFAULT_LIMIT
+# answers that show a key or a secret once: no browser, proxy or shared cache may keep them
+NO_STORE = CacheControlHeader(no_store=True)
 
 
 async def body_within(request: Request[Any, Any, Any], limit: int) -> bytes:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import audit, exports
 from hub.api.params import (
     DEFAULT_PAGE,
+    NO_STORE,
     ClockDep,
     CursorParam,
     IdFilter,
@@ -28,7 +29,7 @@ from hub.clock import Clock
 from hub.concierge import history
 from hub.concierge.schemas import MemberProfile
 from hub.config import IMPORT_BODY_CAP, Settings
-from hub.errors import InvalidInputError
+from hub.errors import ForbiddenError, InvalidInputError
 from hub.schema import Page
 from hub.scope import Scope
 from partners import members as member_service
@@ -73,6 +74,9 @@ async def _audit(
     await audit.record(session, principal, action, target_type, target_id, at=clock.now(), details=details)
 
 
+CONCIERGE_PROGRAM_FIELDS = {"venue_personal_data_max"}  # what the program's owner decides, not the admin
+
+
 class ProgramController(Controller):
     path = "/v1/programs"
     tags = ["registry"]
@@ -99,7 +103,11 @@ class ProgramController(Controller):
     async def get_program(self, db_session: Session, principal: Principal, program_id: PathId) -> ProgramRead:
         return await services.get_program(db_session, principal, program_id)
 
-    @patch("/{program_id:uuid}", guards=[ADMIN], summary="Change a program (tiers are replaced as a list)")
+    @patch(
+        "/{program_id:uuid}",
+        guards=[allow("admin", "concierge")],
+        summary="Change a program (tiers are replaced as a list); its concierge sets venue_personal_data_max",
+    )
     async def update(
         self,
         db_session: Session,
@@ -108,6 +116,11 @@ class ProgramController(Controller):
         program_id: PathId,
         data: JSONBody[ProgramUpdate],
     ) -> ProgramRead:
+        given = {f for f in data.__struct_fields__ if getattr(data, f) is not msgspec.UNSET}
+        if principal.role == "concierge" and given - CONCIERGE_PROGRAM_FIELDS:
+            raise ForbiddenError(
+                "A concierge key changes only venue_personal_data_max of its programs; the rest is admin's."
+            )
         program = await services.update_program(db_session, principal, program_id, data, clock.now())
         await _audit(db_session, principal, clock, "program.update", "program", program_id, data)
         return program
@@ -308,9 +321,11 @@ class VenueController(Controller):
         "/{venue_id:uuid}/terminals",
         guards=[allow("admin", "partner", "venue")],
         summary="Create a terminal and its API key (shown once)",
+        cache_control=NO_STORE,
     )
     async def create_terminal(
         self,
+        request: Request[Any, Any, Any],
         db_session: Session,
         principal: Principal,
         clock: ClockDep,
@@ -318,7 +333,10 @@ class VenueController(Controller):
         data: JSONBody[TerminalCreate],
     ) -> TerminalCreated:
         venue = await services.load_venue(db_session, principal, venue_id)
-        terminal = await services.create_terminal(db_session, venue, data.name)
+        settings: Settings = request.app.state.settings
+        terminal = await services.create_terminal(
+            db_session, venue, data.name, max_terminals=settings.max_terminals_per_venue
+        )
         key, api_key = await create_key(
             db_session,
             role="terminal",

@@ -91,13 +91,15 @@ async def record(
     *,
     at: dt.datetime,
     details: dict[str, Any] | None = None,
+    actor_role: str | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction; `actor` None is the command line."""
+    """Append one entry in the caller's transaction; `actor` None is the command line, unless
+    `actor_role` names who else it was (e.g. "anonymous": a request without a valid key)."""
     head = await _locked_head(session)
     entry = AuditEntry(
         seq=head.seq + 1,
         at=at.astimezone(dt.UTC),
-        actor_role=actor.role if actor else CLI_ACTOR,
+        actor_role=actor.role if actor else (actor_role or CLI_ACTOR),
         actor_key_id=actor.key_id if actor else None,
         action=action,
         target_type=target_type,

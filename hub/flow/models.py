@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.clock import utcnow
@@ -119,5 +119,7 @@ class IdempotencyRecord(IdMixin, Base):
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int]
-    response: Mapped[dict[str, Any]]
+    response: Mapped[dict[str, Any]]  # {content_type}; records kept before encryption also hold the body
+    # the answer's body, encrypted and bound to the row: it may show an API key or a signing secret
+    response_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -29,6 +29,7 @@ from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
 from hub.flow import schemas as s
+from hub.flow import throttle
 from hub.flow.catalog import Catalog
 from hub.flow.errors import (
     BonusNotAvailableError,
@@ -43,6 +44,7 @@ from hub.flow.errors import (
 from hub.flow.models import BonusEntry, Receipt, Refund, Scan, Visit
 from hub.flow.outcomes import pin_outcome, scan_outcome
 from hub.flow.recognizer import Recognizer
+from hub.ratelimit import add_hits
 from hub.scope import Scope
 from hub.stats import rollups
 from partners import rules
@@ -51,7 +53,7 @@ from partners.models import Member, Offer, Program, Terminal, Tier, Venue
 from partners.settlement import reversal
 from pin import otp
 from pin import service as pins
-from pin.errors import SmsUnavailableError
+from pin.errors import SmsBudgetExceededError, SmsUnavailableError
 from pin.models import PinChallenge
 from pin.sms import SmsGateway, SmsSendError
 from routing.recognition import Candidate, VenueContext, normalize_code, resolve, usable_here
@@ -85,6 +87,14 @@ def request_hash(data: msgspec.Struct) -> str:
 
 
 @dataclass(frozen=True)
+class FlowLimits:
+    """The flow's budgets against abuse (from Settings, wired in hub.app)."""
+
+    unrecognized_scans_per_10min: int = 20
+    sms_budgets: pins.SendBudgets = field(default_factory=pins.SendBudgets)
+
+
+@dataclass(frozen=True)
 class Located:
     """A terminal key's place: its venue and partner."""
 
@@ -100,8 +110,10 @@ class FlowService:
         clock: Clock,
         gateway: SmsGateway,
         loyalty: DelegatedLoyaltySource | None = None,
+        limits: FlowLimits | None = None,
     ) -> None:
         self.loyalty = loyalty
+        self.limits = limits or FlowLimits()
         self.database = database
         self.keyring = keyring
         self.clock = clock
@@ -115,6 +127,10 @@ class FlowService:
         """Recognise a code (counted by outcome on /metrics)."""
         try:
             answer = await self._scan(who, data)
+        except SmsBudgetExceededError as exc:
+            metrics.SCANS.labels(outcome=scan_outcome(exc)).inc()
+            await self._note_budget(who, exc)
+            raise
         except Exception as exc:
             metrics.SCANS.labels(outcome=scan_outcome(exc)).inc()
             raise
@@ -127,10 +143,8 @@ class FlowService:
             raise InvalidInputError("The code is empty after removing spaces.", field="code")
         async with self.database.transaction() as session:
             place = await self._locate(session, who)
-            candidate, member = await self._recognize(session, place, code)
-            program = await self.catalog.program(session, candidate.program_id)
-            if member.status == "blocked":
-                raise MemberBlockedError()
+            await self._check_budgets(session, place)
+            candidate, member, program = await self._recognize_or_count(session, place, code)
             phone = decrypt_phone(self.keyring, member)
             if program.kind == "venue":
                 answer = await self._open_venue_visit(session, place, program, member, candidate, data)
@@ -146,6 +160,36 @@ class FlowService:
             destination_masked=member.phone_masked, expires_at=expires_at, resend_available_at=resend_at
         )
         return answer
+
+    async def _check_budgets(self, session: AsyncSession, place: Located) -> None:
+        """Before the code is recognised, so a spent budget answers a known card and an unknown code alike."""
+        now = self.clock.now()
+        await pins.check_terminal_window(session, terminal_id=place.terminal_id, now=now)
+        await pins.check_budgets(
+            session, venue_id=place.venue.id, program_id=None, budgets=self.limits.sms_budgets, now=now
+        )
+        await throttle.check_misses(session, place.terminal_id, self.limits.unrecognized_scans_per_10min, now)
+
+    async def _recognize_or_count(
+        self, session: AsyncSession, place: Located, code: str
+    ) -> tuple[Candidate, Member, Program]:
+        """The card's program and member; a scan that ends here (unknown, ambiguous, blocked) is counted
+        against the terminal's budget of scans that send nothing, and that count commits."""
+        try:
+            candidate, member = await self._recognize(session, place, code)
+            program = await self.catalog.program(session, candidate.program_id)
+            if member.status == "blocked":
+                raise MemberBlockedError()
+        except (CardNotRecognizedError, CardAmbiguousError, MemberBlockedError):
+            now = self.clock.now()
+            try:
+                await throttle.count_miss(
+                    session, place.terminal_id, self.limits.unrecognized_scans_per_10min, now
+                )
+            finally:
+                await session.commit()  # the miss counts even though the answer is an error
+            raise
+        return candidate, member, program
 
     async def _open_challenge(
         self,
@@ -166,17 +210,21 @@ class FlowService:
             session,
             self.keyring,
             scan_id=scan.id,
-            member_id=member.id,
-            program_id=program.id,
-            terminal_id=place.terminal_id,
+            place=pins.SendPlace(
+                member_id=member.id,
+                terminal_id=place.terminal_id,
+                venue_id=place.venue.id,
+                program_id=program.id,
+            ),
             policy=policy,
+            budgets=self.limits.sms_budgets,
             now=self.clock.now(),
         )
+        # nothing that names the guest before the PIN: the PIN's answer carries the member
         answer = s.ScanAnswer(
             scan_id=scan.id,
             status="pin_required",
             program=s.ProgramBrief(id=program.id, name=program.name, kind=program.kind),
-            member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
         )
         return answer, pending, policy
 
@@ -512,7 +560,27 @@ class FlowService:
             member=s.MemberBrief(tier_code=member.tier_code, name_masked=mask_name(member.name)),
         )
 
+    async def _note_budget(self, who: Scope, exc: SmsBudgetExceededError) -> None:
+        """Count the refusal on /metrics; audit the first refusal of each budget's hour or day."""
+        metrics.SMS_BUDGET_REFUSALS.labels(budget=exc.budget).inc()
+        now = self.clock.now()
+        window = int(now.timestamp() // pins.PERIODS[exc.period].total_seconds())
+        subject = f"sms-budget:{exc.budget}:{exc.subject_id or 'hub'}"
+        details = {"budget": exc.budget, "limit": exc.limit, "retry_after": exc.retry_after}
+        async with self.database.transaction() as session:
+            if await add_hits(session, subject, window) == 1:
+                await audit.record(
+                    session, who, "sms.budget_spent", exc.scope, exc.subject_id, at=now, details=details
+                )
+
     async def resend(self, who: Scope, scan_id: uuid.UUID) -> s.Resent:
+        try:
+            return await self._resend(who, scan_id)
+        except SmsBudgetExceededError as exc:
+            await self._note_budget(who, exc)
+            raise
+
+    async def _resend(self, who: Scope, scan_id: uuid.UUID) -> s.Resent:
         async with self.database.transaction() as session:
             scan = await self._scan_of(session, who, scan_id)
             program = await self.catalog.program(session, scan.program_id)
@@ -521,7 +589,15 @@ class FlowService:
             challenge = await pins.lock_challenge(session, scan.id)
             if challenge is None:
                 raise ScanNotFoundError("This scan needs no PIN.")
-            pending = await pins.prepare_resend(session, self.keyring, challenge, policy, self.clock.now())
+            pending = await pins.prepare_resend(
+                session,
+                self.keyring,
+                challenge,
+                policy,
+                self.clock.now(),
+                venue_id=scan.venue_id,
+                budgets=self.limits.sms_budgets,
+            )
             member = await session.get_one(Member, scan.member_id)
             phone = decrypt_phone(self.keyring, member)
             text = program.sms_template.format(pin=pending.code, program=program.name)

@@ -30,6 +30,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Ключ не найден или отозван. Проверьте его или попросите у администратора новый.",
     ),
     "login.expired": ("The form expired; sign in again.", "Форма устарела; войдите ещё раз."),
+    "login.throttled": (
+        "Too many failed sign-ins from here; try again in {seconds} s.",
+        "Слишком много неудачных попыток входа; попробуйте снова через {seconds} с.",
+    ),
     "role.title": ("Not for this key", "Недоступно для этого ключа"),
     "role.body": (
         "You are signed in with a {role} key; this page needs one of: {roles}. "

@@ -18,11 +18,14 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect
 
 from hub import plugin
+from hub.auth import is_known_here, key_prefix
+from hub.authfail import Attempt, AuthFailures
 from hub.clock import Clock
 from hub.db import Database
-from hub.errors import HubError
+from hub.errors import HubError, RateLimitedError
 from hub.plugin import error_response
-from hub.scope import Role
+from hub.proxy import client_address
+from hub.scope import Role, Scope
 from hub.web import sessions
 from hub.web.i18n import LANG_COOKIE, LANGS, Lang, catalogue, pick, translate
 from hub.web.render import html
@@ -199,11 +202,14 @@ async def home(request: AnyRequest) -> Response[Any]:
     return Redirect(HOME[user.scope.role])
 
 
-def _login_page(request: AnyRequest, error: str | None, status_code: int = 200) -> Response[str]:
+def _login_page(
+    request: AnyRequest, error: str | None, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response[str]:
     token = secrets.token_urlsafe(32)
     response = html(
         "login.mako",
         status_code=status_code,
+        headers=headers,
         **frame(
             request,
             None,
@@ -238,12 +244,11 @@ async def login(request: AnyRequest, state: State, data: Form) -> Response[Any]:
     if not expected or not secrets.compare_digest(expected, sent) or not sessions.is_same_origin(request):
         return _login_page(request, translate(lang, "login.expired"), status_code=403)
     api_key = data.get("api_key", "").strip()
-    database: Database = state.database
-    clock: Clock = state.clock
-    signed = None
-    if api_key and len(api_key) <= 200:
-        async with database.transaction() as session:
-            signed = await sessions.sign_in(session, api_key, state.bootstrap_admin_hash, clock.now())
+    try:
+        signed = await _sign_in(request, state, api_key)
+    except RateLimitedError as exc:
+        message = translate(lang, "login.throttled", seconds=exc.retry_after)
+        return _login_page(request, message, status_code=429, headers=exc.headers())
     if signed is None:
         return _login_page(request, translate(lang, "login.wrong"), status_code=401)
     token, scope = signed
@@ -252,6 +257,23 @@ async def login(request: AnyRequest, state: State, data: Form) -> Response[Any]:
     response.set_cookie(session_cookie(request, token, int(sessions.SESSION_TTL.total_seconds())))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/app/login")
     return response
+
+
+async def _sign_in(request: AnyRequest, state: State, api_key: str) -> tuple[str, Scope] | None:
+    """A session for the key, or None; failures are throttled as the API's are (hub.authfail)."""
+    database: Database = state.database
+    clock: Clock = state.clock
+    failures: AuthFailures = state.auth_failures
+    attempt = Attempt(address=client_address(request.scope), prefix=key_prefix(api_key), via="login")
+    if not is_known_here(database, api_key, state.bootstrap_admin_hash):
+        failures.check(attempt, clock.now())
+    signed = None
+    if api_key and len(api_key) <= 200:
+        async with database.transaction() as session:
+            signed = await sessions.sign_in(session, api_key, state.bootstrap_admin_hash, clock.now())
+    if signed is None and api_key:
+        await failures.failed(database, attempt, clock.now())
+    return signed
 
 
 @post("/logout", include_in_schema=False, status_code=303)

@@ -24,7 +24,7 @@ async def test_waiter_scans_types_the_pin_and_sees_the_discount(
     await code.fill(world.member["card_number"])
     await code.press("Enter")  # what a USB or Bluetooth scanner sends after the code
     await expect(page.locator("#g-program")).to_have_text(world.program["name"])
-    await expect(page.locator("#g-tier")).to_have_text("silver")
+    await expect(page.locator("#g-tier")).to_have_text("—")  # nobody is named before the PIN
     await expect(page.locator("#g-phone")).to_contain_text("*")
     await expect(page.locator("#resend")).to_be_disabled()
     await expect(page.locator("#resend")).to_contain_text("New PIN in")
@@ -36,6 +36,8 @@ async def test_waiter_scans_types_the_pin_and_sees_the_discount(
     await page.get_by_role("button", name="Confirm").click()
 
     await expect(page.locator("#d-percent")).to_have_text("10%")
+    await expect(page.locator("#g-tier")).to_have_text("silver")
+    await expect(page.locator("#g-name")).to_have_text("Anna P.")
     await expect(page.locator("#d-excluded")).to_contain_text("alcohol")
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways at 360 px ({width} px wide)"

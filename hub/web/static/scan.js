@@ -46,6 +46,13 @@
     show($("guest"), true);
   }
 
+  // the scan answer names nobody before the PIN; the PIN's answer carries the guest
+  function showMember(member) {
+    if (!member) return;
+    $("g-tier").textContent = member.tier_code || "—";
+    $("g-name").textContent = member.name_masked || "—";
+  }
+
   function showLoyalty(loyalty) {
     $("l-percent").textContent = `${loyalty.discount_percent}%`;
     $("l-balance").textContent = money(loyalty.bonus_balance_minor);
@@ -94,7 +101,7 @@
     const result = await api("POST", `/v1/scans/${scan.scan_id}/pin`, { pin });
     busy = false;
     status("");
-    if (result.ok) { fail(""); showDiscount(result.data.discount); return; }
+    if (result.ok) { fail(""); showMember(result.data.member); showDiscount(result.data.discount); return; }
     const error = result.error;
     fail(explain(error));
     $("pin-input").value = "";
