@@ -365,6 +365,7 @@ class FlowService:
         )
         session.add(visit)
         await session.flush()
+        await rollups.record_visit(session, visit, place.venue)
         return s.ScanAnswer(
             scan_id=scan.id,
             status="venue_loyalty",
@@ -479,6 +480,7 @@ class FlowService:
         )
         session.add(visit)
         await session.flush()
+        await rollups.record_visit(session, visit, venue)
         referral_id = await fulfil_referral(
             session, member_id=member.id, venue_id=venue.id, visit_id=visit.id, verified_at=now
         )

@@ -2,7 +2,9 @@
 
 `stats_daily` holds the additive numbers (sums and counts add across days); distinct guests do not add,
 so `stats_daily_guests` keeps one row per guest per (venue, program, day) and ranges count distinct
-members over it. Both are written in the transaction that closes a receipt or refunds one.
+members over it. A visit is counted (`visits`, and its guest row) in the transaction that verifies it, on
+the venue-local day of its verification; its receipt and refunds are added to that same day's row, so a
+day's `visits - checked` are its visits still awaiting their check. Cancelling an open visit takes it off.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class StatsDaily(Base):
     local_date: Mapped[dt.date] = mapped_column(primary_key=True)
     program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     tier_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    visits: Mapped[int] = mapped_column(BigInteger, default=0)  # visits closed with a receipt
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)  # verified visits, not cancelled
+    checked: Mapped[int] = mapped_column(BigInteger, default=0)  # of those, visits with a receipt
     receipts: Mapped[int] = mapped_column(BigInteger, default=0)  # receipts not refunded in full
     check_sum_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # receipts' total_minor at close
     discount_sum_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -12,11 +12,12 @@ GroupBy = Literal["day", "week", "month", "venue", "tier"]
 
 
 class Figures(OutputStruct):
-    """The numbers of one group: closed visits, distinct guests, net check and discount sums."""
+    """The numbers of one group: verified visits, distinct guests, receipts, net check and discount sums."""
 
-    visits: int
+    visits: int  # verified visits (not cancelled), on the venue-local day of verification
     unique_guests: int
-    receipts: int
+    receipts: int  # the visits' receipts, not refunded in full
+    visits_awaiting_check: int  # verified visits without a receipt yet
     check_sum_minor: int
     average_check_minor: int
     discount_sum_minor: int
@@ -45,6 +46,7 @@ class VenueStats(OutputStruct):
     visits: int
     unique_guests: int
     receipts: int
+    visits_awaiting_check: int
     check_sum_minor: int
     average_check_minor: int
     discount_sum_minor: int
@@ -97,6 +99,7 @@ class ProgramStats(OutputStruct):
     visits: int
     unique_guests: int
     receipts: int
+    visits_awaiting_check: int
     check_sum_minor: int
     average_check_minor: int
     discount_sum_minor: int
@@ -113,6 +116,8 @@ class SummaryRow(OutputStruct):
     label: str
     cards_issued: int | None  # None where cards are not attributable (group_by=venue)
     registered: int
+    visits: int  # verified visits, whether or not their check has come
+    visits_awaiting_check: int
     purchase_sum_minor: int
     purchase_count: int
     average_check_minor: int

@@ -55,6 +55,7 @@ def date_range(date_from: dt.date | None, date_to: dt.date | None, today: dt.dat
 @dataclass
 class Sums:
     visits: int = 0
+    checked: int = 0
     receipts: int = 0
     check_minor: int = 0
     refunds_minor: int = 0
@@ -64,6 +65,7 @@ class Sums:
 
     def add(self, row: Any) -> None:
         self.visits += int(row.visits)
+        self.checked += int(row.checked)
         self.receipts += int(row.receipts)
         self.check_minor += int(row.check_sum_minor)
         self.refunds_minor += int(row.refunds_minor)
@@ -80,6 +82,11 @@ class Sums:
         return self.discount_minor - self.refunded_discount_minor
 
     @property
+    def awaiting_check(self) -> int:
+        """Verified visits whose receipt has not come (cancelled ones are not counted at all)."""
+        return self.visits - self.checked
+
+    @property
     def average_check_minor(self) -> int:
         return div_half_up(max(self.net_check_minor, 0), self.receipts) if self.receipts else 0
 
@@ -88,6 +95,7 @@ class Sums:
             "visits": self.visits,
             "unique_guests": unique_guests,
             "receipts": self.receipts,
+            "visits_awaiting_check": self.awaiting_check,
             "check_sum_minor": self.net_check_minor,
             "average_check_minor": self.average_check_minor,
             "discount_sum_minor": self.net_discount_minor,
@@ -96,6 +104,7 @@ class Sums:
 
 _SUM_COLUMNS = (
     func.sum(StatsDaily.visits).label("visits"),
+    func.sum(StatsDaily.checked).label("checked"),
     func.sum(StatsDaily.receipts).label("receipts"),
     func.sum(StatsDaily.check_sum_minor).label("check_sum_minor"),
     func.sum(StatsDaily.refunds_minor).label("refunds_minor"),

@@ -1,5 +1,5 @@
-"""The coalition summary report (seed 001): cards issued and registered, purchases, average check,
-items per check, by day, week, month, venue or tier."""
+"""The coalition summary report (seed 001): cards issued and registered, visits, purchases, average
+check, items per check, by day, week, month, venue or tier."""
 
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ async def summary(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> s.SummaryReport:
-    """Cards issued = members created (UTC days); registered = members whose first purchase in the
-    program fell in the period; purchases are net of refunds and count receipts not refunded in full."""
+    """Cards issued = members created (UTC days); registered = members whose first verified visit in the
+    program fell in the period; visits are verified visits; purchases are net of refunds and count
+    receipts not refunded in full."""
     program = await visible_program(session, who, program_id)
     start, end = date_range(date_from, date_to, now.date())
     daily = [StatsDaily.program_id == program.id, StatsDaily.local_date.between(start, end)]
@@ -128,7 +129,7 @@ async def _by_venue(
     registered: dict[str, int],
     labels: dict[str, str],
 ) -> None:
-    """Per venue: its purchases, and the members whose first purchase day was spent (also) there."""
+    """Per venue: its visits and purchases, and the members whose first visit day was spent (also) there."""
     for venue_id, sums in (await sums_by(session, daily, StatsDaily.venue_id)).items():
         purchases[str(venue_id)] = sums
     query = (
@@ -161,6 +162,8 @@ def _row(key: str, label: str, sums: Sums, issued: int | None, registered: int) 
         label=label,
         cards_issued=issued,
         registered=registered,
+        visits=sums.visits,
+        visits_awaiting_check=sums.awaiting_check,
         purchase_sum_minor=sums.net_check_minor,
         purchase_count=sums.receipts,
         average_check_minor=sums.average_check_minor,

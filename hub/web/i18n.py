@@ -112,6 +112,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "venue.period": ("{from} – {to}", "{from} – {to}"),
     "venue.visits": ("Visits", "Визиты"),
     "venue.guests": ("Guests", "Гости"),
+    "venue.receipts": ("Receipts", "Чеки"),
+    "venue.awaiting": ("Awaiting the check", "Ждут чека"),
     "venue.check_sum": ("Check sum", "Сумма чеков"),
     "venue.average": ("Average check", "Средний чек"),
     "venue.discounts": ("Discounts", "Скидки"),
