@@ -23,6 +23,7 @@ from hub.ids import new_id
 from hub.schema import Page, decode_cursor, page_of
 from hub.scope import Scope
 from partners.models import Program, Venue
+from routing.fanout import receives
 
 SIGNING_OVERLAP = dt.timedelta(hours=24)
 UrlCheck = Callable[[str], Any]  # an async egress check, raising for a refused URL
@@ -408,7 +409,7 @@ async def replay(
                 select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.envelope)
                 .where(
                     OutboxEvent.occurred_at >= data.from_,
-                    OutboxEvent.type.in_(connector.events),
+                    OutboxEvent.type.in_(receives(connector.events)),
                     or_(
                         OutboxEvent.program_id == connector.owner_program_id,
                         OutboxEvent.venue_id == connector.owner_venue_id,

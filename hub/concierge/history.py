@@ -16,6 +16,7 @@ from partners.members import load_member, member_read
 from partners.models import Member, Program, Tier, Venue
 
 FAVOURITES = 5
+CANCELLED = "cancelled"  # a cancelled visit is listed (with its status) but counts in no total
 
 
 async def member_profile(session: AsyncSession, scope: Scope, member_id: uuid.UUID) -> MemberProfile:
@@ -45,7 +46,7 @@ async def _totals(session: AsyncSession, member: Member, currency: str) -> Membe
             )
             .select_from(Visit)
             .outerjoin(Receipt, Receipt.visit_id == Visit.id)
-            .where(Visit.member_id == member.id)
+            .where(Visit.member_id == member.id, Visit.status != CANCELLED)
         )
     ).one()
     return MemberTotals(
@@ -65,7 +66,7 @@ async def _favourites(session: AsyncSession, member_id: uuid.UUID) -> list[Favou
     rows = await session.execute(
         select(Venue.id, Venue.name, Venue.district, Venue.city, visits, last)
         .join(Visit, Visit.venue_id == Venue.id)
-        .where(Visit.member_id == member_id)
+        .where(Visit.member_id == member_id, Visit.status != CANCELLED)
         .group_by(Venue.id, Venue.name, Venue.district, Venue.city)
         .order_by(visits.desc(), last.desc(), Venue.name)
         .limit(FAVOURITES)

@@ -310,6 +310,18 @@ async def fulfil_referral(
     return referral.id
 
 
+async def release_referral(session: AsyncSession, visit_id: uuid.UUID, at: dt.datetime) -> uuid.UUID | None:
+    """A cancelled visit fulfils nothing: its referral is booked again (expired once its window has
+    closed, fulfilled by a later visit within it); the referral's id, or None when it fulfilled none."""
+    referral = await session.scalar(select(Referral).where(Referral.visit_id == visit_id).with_for_update())
+    if referral is None:
+        return None
+    referral.status, referral.visit_id, referral.visited_at = "booked", None, None
+    referral.updated_at = at
+    await session.flush()
+    return referral.id
+
+
 async def announce_visited(session: AsyncSession, referral_id: uuid.UUID, at: dt.datetime) -> None:
     """The referral.visited event, written after visit.verified so a CRM gets them in that order."""
     referral = await session.get_one(Referral, referral_id)

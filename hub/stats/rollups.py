@@ -81,6 +81,24 @@ async def record_visit(session: AsyncSession, visit: Visit, venue: Venue) -> Non
     await _add(session, StatsDailyGuest, GUEST_KEY, {**key, "member_id": visit.member_id, "visits": 1})
 
 
+async def uncount_visit(session: AsyncSession, visit: Visit, venue: Venue) -> None:
+    """Take a cancelled visit (open, so without a receipt) off its day; rows left at zero go, as a rebuild
+    would never write them."""
+    key = _key(visit, venue)
+    guest = {**key, "member_id": visit.member_id}
+    await _add(session, StatsDaily, DAILY_KEY, {**key, "visits": -1})
+    await _add(session, StatsDailyGuest, GUEST_KEY, {**guest, "visits": -1})
+    await session.execute(
+        delete(StatsDailyGuest).where(*_matches(StatsDailyGuest, guest), StatsDailyGuest.visits <= 0)
+    )
+    empty = [StatsDaily.__table__.c[name] == 0 for name in DAILY_SUMS]
+    await session.execute(delete(StatsDaily).where(*_matches(StatsDaily, key), *empty))
+
+
+def _matches(table: Any, key: dict[str, Any]) -> list[Any]:
+    return [table.__table__.c[name] == value for name, value in key.items()]
+
+
 async def record_receipt(session: AsyncSession, visit: Visit, receipt: Receipt, venue: Venue) -> None:
     """Count a closed receipt on its visit's day: the visit is no longer awaiting its check."""
     sums = {

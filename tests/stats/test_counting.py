@@ -105,8 +105,8 @@ async def test_a_visit_and_its_check_count_on_the_local_day_of_verification(
 async def test_incremental_rollups_equal_a_rebuild_over_a_mix_of_visits(
     world: World, db: Database, clock: FrozenClock
 ) -> None:
-    """Visits with and without receipts, partial and full refunds, over two days and two tiers: the
-    rollups the flow kept are the rows a rebuild computes from visits and receipts, again and again."""
+    """Visits with and without receipts, partial and full refunds, a cancellation, over two days and two
+    tiers: the rollups the flow kept are the rows a rebuild computes from visits and receipts."""
     gold = await builders.member(world.client, world.program, tier_code="gold", name="Пётр Иванов")
     clock.set(dt.datetime(2026, 11, 19, 18, 0, tzinfo=dt.UTC))
     early = await buy(world, gold, "Чек-1", closed_at="2026-11-19T21:00:00+03:00")
@@ -117,6 +117,11 @@ async def test_incremental_rollups_equal_a_rebuild_over_a_mix_of_visits(
     await refund(world, second)  # in full
     await buy(world, gold, "чек-3")
     await visit_of(world, gold)  # awaiting its check
+    dropped = await visit_of(world, world.member)
+    cancelled = await world.client.post(
+        f"/v1/visits/{dropped}/cancel", json={"reason": "Ошибка кассира"}, headers=world.till
+    )
+    assert cancelled.status_code == 200, cancelled.text
     kept = await rollup_rows(db)
     assert await rebuild(db, None) == 5
     assert await rollup_rows(db) == kept

@@ -1,4 +1,4 @@
-"""statistics count verified visits: stats_daily.checked
+"""statistics count verified visits: stats_daily.checked; a visit can be cancelled
 
 Revision ID: 0011_stats
 Revises: 0010_merge
@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import hub.db.base
+
 
 revision: str = '0011_stats'
 down_revision: str | Sequence[str] | None = '0010_merge'
@@ -24,8 +26,19 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('stats_daily', schema=None) as batch_op:
         batch_op.add_column(sa.Column('checked', sa.BigInteger(), nullable=False, server_default='0'))
+    with op.batch_alter_table('visits', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cancelled_at', hub.db.base.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('cancel_reason', sa.String(length=500), nullable=True))
+        batch_op.drop_constraint(op.f('ck_visits_status'), type_='check')
+        batch_op.create_check_constraint('status', "status IN ('open', 'closed', 'cancelled')")
 
 
 def downgrade() -> None:
+    op.execute("UPDATE visits SET status = 'closed' WHERE status = 'cancelled'")
+    with op.batch_alter_table('visits', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_visits_status'), type_='check')
+        batch_op.create_check_constraint('status', "status IN ('open', 'closed')")
+        batch_op.drop_column('cancel_reason')
+        batch_op.drop_column('cancelled_at')
     with op.batch_alter_table('stats_daily', schema=None) as batch_op:
         batch_op.drop_column('checked')
