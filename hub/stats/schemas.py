@@ -24,7 +24,12 @@ class Figures(OutputStruct):
 
 
 class TierFigures(Figures):
+    """A tier of one program (two programs' "gold" are two rows), with the name that program gives it."""
+
+    program_id: uuid.UUID
+    program_name: str
     tier_code: str | None
+    tier_name: str | None  # None: no tier, or a tier the program no longer has
 
 
 class ProgramFigures(Figures):

@@ -22,7 +22,7 @@ from hub.stats import schemas as s
 from hub.stats.models import NO_TIER, StatsDaily, StatsDailyGuest
 from hub.stats.rollups import local_date
 from partners import visibility
-from partners.models import Partner, Program, Venue
+from partners.models import Partner, Program, Tier, Venue
 from partners.rules import div_half_up
 
 K_ANONYMITY = 5  # a venue or district is listed only when at least this many distinct guests came
@@ -190,7 +190,7 @@ async def venue_stats(
     cells = await sums_by(session, daily, StatsDaily.program_id, StatsDaily.tier_code, StatsDaily.local_date)
     by_tier, by_program, by_day = _regroup(cells)
     unique = (await guests_by(session, guests)).get(None, 0)
-    tier_guests = await guests_by(session, guests, StatsDailyGuest.tier_code)
+    tier_guests = await guests_by(session, guests, StatsDailyGuest.program_id, StatsDailyGuest.tier_code)
     program_guests = await guests_by(session, guests, StatsDailyGuest.program_id)
     day_guests = await guests_by(session, guests, StatsDailyGuest.local_date)
     known = {p.id: p for p in await session.scalars(select(Program).where(Program.id.in_(by_program)))}
@@ -202,10 +202,7 @@ async def venue_stats(
         date_to=end,
         currency=currencies.pop() if len(currencies) == 1 else None,
         **total.figures(unique),
-        by_tier=[
-            s.TierFigures(tier_code=tier or None, **sums.figures(tier_guests.get(tier, 0)))
-            for tier, sums in sorted(by_tier.items())
-        ],
+        by_tier=await _tier_rows(session, by_tier, tier_guests, known),
         by_program=[
             s.ProgramFigures(
                 program_id=pid,
@@ -223,12 +220,47 @@ async def venue_stats(
     )
 
 
-def _regroup(cells: dict[Any, Sums]) -> tuple[dict[str, Sums], dict[uuid.UUID, Sums], dict[dt.date, Sums]]:
-    by_tier: dict[str, Sums] = defaultdict(Sums)
+TierKey = tuple[uuid.UUID, str]  # (program_id, tier_code): two programs' "gold" are two tiers
+
+
+async def _tier_rows(
+    session: AsyncSession,
+    by_tier: dict[TierKey, Sums],
+    tier_guests: dict[Any, int],
+    programs: dict[uuid.UUID, Program],
+) -> list[s.TierFigures]:
+    """One row per (program, tier), named as the program names the tier, by program name then code."""
+    found = await session.execute(
+        select(Tier.program_id, Tier.code, Tier.name).where(Tier.program_id.in_({p for p, _ in by_tier}))
+    )
+    names = {(program_id, code): name for program_id, code, name in found}
+    return [
+        s.TierFigures(
+            program_id=program_id,
+            program_name=programs[program_id].name,
+            tier_code=tier or None,
+            tier_name=names.get((program_id, tier)),
+            **sums.figures(tier_guests.get((program_id, tier), 0)),
+        )
+        for (program_id, tier), sums in sorted(
+            by_tier.items(), key=lambda item: (programs[item[0][0]].name, item[0][1])
+        )
+    ]
+
+
+def _regroup(
+    cells: dict[Any, Sums],
+) -> tuple[dict[TierKey, Sums], dict[uuid.UUID, Sums], dict[dt.date, Sums]]:
+    by_tier: dict[TierKey, Sums] = defaultdict(Sums)
     by_program: dict[uuid.UUID, Sums] = defaultdict(Sums)
     by_day: dict[dt.date, Sums] = defaultdict(Sums)
     for (program_id, tier_code, day), sums in cells.items():
-        for group, key in ((by_tier, tier_code), (by_program, program_id), (by_day, day)):
+        groups: tuple[tuple[dict[Any, Sums], Any], ...] = (
+            (by_tier, (program_id, tier_code)),
+            (by_program, program_id),
+            (by_day, day),
+        )
+        for group, key in groups:
             group[key] = _total([group[key], sums])
     return by_tier, by_program, by_day
 

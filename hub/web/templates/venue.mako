@@ -66,10 +66,10 @@
 <section class="card" aria-labelledby="tier-title">
   <h2 id="tier-title">${t("venue.by_tier")}</h2>
   <div class="table-wrap"><table id="by-tier">
-    <thead><tr><th scope="col">${t("venue.tier")}</th><th scope="col" class="num">${t("venue.visits")}</th><th scope="col" class="num">${t("venue.check_sum")}</th><th scope="col" class="num">${t("venue.average")}</th></tr></thead>
+    <thead><tr><th scope="col">${t("venue.tier")}</th><th scope="col">${t("venue.program")}</th><th scope="col" class="num">${t("venue.visits")}</th><th scope="col" class="num">${t("venue.check_sum")}</th><th scope="col" class="num">${t("venue.average")}</th></tr></thead>
     <tbody>
     % for r in stats.by_tier:
-      <tr><th scope="row">${r.tier_code or "—"}</th><td class="num">${r.visits}</td><td class="num">${money(r.check_sum_minor)}</td><td class="num">${money(r.average_check_minor)}</td></tr>
+      <tr><th scope="row">${r.tier_name or r.tier_code or "—"}</th><td>${r.program_name}</td><td class="num">${r.visits}</td><td class="num">${money(r.check_sum_minor)}</td><td class="num">${money(r.average_check_minor)}</td></tr>
     % endfor
     </tbody>
   </table></div>
