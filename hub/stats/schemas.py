@@ -43,6 +43,13 @@ class DayFigures(Figures):
     date: dt.date
 
 
+class Suppressed(OutputStruct):
+    """Rows of a table left out because each had fewer than k_anonymity distinct guests."""
+
+    table: str  # by_day | by_tier
+    rows: int
+
+
 class VenueStats(OutputStruct):
     venue_id: uuid.UUID
     date_from: dt.date
@@ -58,6 +65,10 @@ class VenueStats(OutputStruct):
     by_tier: list[TierFigures]
     by_program: list[ProgramFigures]
     by_day: list[DayFigures]
+    # None: the venue's own view, in full (venue, partner, admin keys); a concierge's view hides the
+    # days and tiers with fewer distinct guests than this, and says how many in `suppressed`
+    k_anonymity: int | None
+    suppressed: list[Suppressed]
 
 
 class VenueRow(OutputStruct):
@@ -72,7 +83,9 @@ class VenueRow(OutputStruct):
 
 
 class PartnerRow(OutputStruct):
-    partner_id: uuid.UUID
+    """A partner in the ranking; `partner_id` None is the "other" row of partners with too few guests."""
+
+    partner_id: uuid.UUID | None
     partner_name: str
     visits: int
     unique_guests: int
@@ -135,6 +148,7 @@ class SummaryReport(OutputStruct):
     date_from: dt.date
     date_to: dt.date
     group_by: GroupBy
+    k_anonymity: int  # group_by=venue lists venues of at least this many distinct guests, the rest as "other"
     total: SummaryRow
     rows: list[SummaryRow]
 

@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -176,7 +177,8 @@ async def venue_stats(
     date_to: dt.date | None = None,
     program_id: uuid.UUID | None = None,
 ) -> s.VenueStats:
-    """A venue's numbers, every program's; a concierge gets only its own programs' part."""
+    """A venue's numbers, every program's, in full for the venue, its partner and an admin; a concierge
+    gets only its own programs' part, k-anonymised."""
     venue = await session.scalar(select(Venue).where(Venue.id == venue_id, visibility.venues(who)))
     if venue is None:
         raise StatsVenueNotFoundError()
@@ -196,7 +198,7 @@ async def venue_stats(
     known = {p.id: p for p in await session.scalars(select(Program).where(Program.id.in_(by_program)))}
     currencies = {p.currency for p in known.values()}
     total = _total(by_program.values())
-    return s.VenueStats(
+    answer = s.VenueStats(
         venue_id=venue.id,
         date_from=start,
         date_to=end,
@@ -217,7 +219,26 @@ async def venue_stats(
             s.DayFigures(date=day, **sums.figures(day_guests.get(day, 0)))
             for day, sums in sorted(by_day.items())
         ],
+        k_anonymity=None,
+        suppressed=[],
     )
+    return anonymised(answer, K_ANONYMITY) if who.role == "concierge" else answer
+
+
+def anonymised(answer: s.VenueStats, k: int) -> s.VenueStats:
+    """The coalition's view of one venue: the days and tiers of fewer than k distinct guests are left
+    out, and the answer says how many of each were (the totals and programs stay)."""
+    days = [row for row in answer.by_day if row.unique_guests >= k]
+    tiers = [row for row in answer.by_tier if row.unique_guests >= k]
+    suppressed = [
+        s.Suppressed(table=table, rows=hidden)
+        for table, hidden in (
+            ("by_day", len(answer.by_day) - len(days)),
+            ("by_tier", len(answer.by_tier) - len(tiers)),
+        )
+        if hidden
+    ]
+    return msgspec.structs.replace(answer, by_day=days, by_tier=tiers, k_anonymity=k, suppressed=suppressed)
 
 
 TierKey = tuple[uuid.UUID, str]  # (program_id, tier_code): two programs' "gold" are two tiers
@@ -286,7 +307,8 @@ async def program_stats(
     date_to: dt.date | None = None,
     k: int = K_ANONYMITY,
 ) -> s.ProgramStats:
-    """A program's numbers across venues: ranking of venues and districts only where ≥ k guests came."""
+    """A program's numbers across venues: venues, partners and districts listed only where ≥ k distinct
+    guests came (the rest as one "other" row, itself shown only from k guests on)."""
     program = await visible_program(session, who, program_id)
     start, end = date_range(date_from, date_to, now.date())
     daily = [StatsDaily.program_id == program.id, StatsDaily.local_date.between(start, end)]
@@ -304,7 +326,7 @@ async def program_stats(
         k_anonymity=k,
         **total.figures(unique),
         top_venues=await _top_venues(session, guests, per_venue, venue_guests, venues, k),
-        by_partner=await _by_partner(session, guests, per_venue, venues),
+        by_partner=await _by_partner(session, guests, per_venue, venues, k),
         by_district=await _by_district(session, guests, per_venue, venues, k),
         referrals=await referral_figures(session, program.id, start, end),
     )
@@ -360,24 +382,32 @@ async def _by_partner(
     guests: list[ColumnElement[bool]],
     per_venue: dict[uuid.UUID, Sums],
     venues: dict[uuid.UUID, Venue],
+    k: int,
 ) -> list[s.PartnerRow]:
+    """Partners with at least k distinct guests, then the others as one row (itself shown from k on)."""
     partner_guests = await guests_by(session, guests, Venue.partner_id, join_venue=True)
     grouped = _group(per_venue, lambda vid: venues[vid].partner_id)
-    found = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(grouped)))
+    shown = {pid for pid in grouped if partner_guests.get(pid, 0) >= k}
+    found = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(shown)))
     names = {partner_id: name for partner_id, name in found}
-    return sorted(
+    rows = sorted(
         (
             s.PartnerRow(
                 partner_id=pid,
                 partner_name=names[pid],
-                visits=sums.visits,
-                unique_guests=partner_guests.get(pid, 0),
-                check_sum_minor=sums.net_check_minor,
+                visits=grouped[pid].visits,
+                unique_guests=partner_guests[pid],
+                check_sum_minor=grouped[pid].net_check_minor,
             )
-            for pid, sums in grouped.items()
+            for pid in shown
         ),
         key=lambda row: (-row.visits, row.partner_name),
     )
+    hidden = [vid for vid in per_venue if venues[vid].partner_id not in shown]
+    other = await _other(session, guests, per_venue, hidden, k)
+    if other is not None:
+        rows.append(s.PartnerRow(partner_id=None, partner_name=OTHER, **other))
+    return rows
 
 
 async def _by_district(

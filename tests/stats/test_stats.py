@@ -252,9 +252,11 @@ async def test_summary_report_by_day_and_tier(world: World) -> None:
         ("silver", 2, 1),
     ]
     by_venue = (await world.client.get(url, params={**dates, "group_by": "venue"}, headers=ADMIN)).json()
-    assert [(r["label"], r["registered"], r["cards_issued"]) for r in by_venue["rows"]] == [
-        (world.venue["name"], 2, None)
-    ]
+    assert (by_venue["rows"], by_venue["total"]["registered"], by_venue["total"]["cards_issued"]) == (
+        [],  # one venue of 2 guests: under k-anonymity (tests/stats/test_k_anonymity.py)
+        2,
+        None,
+    )
 
 
 async def test_rfm_refresh_scores_and_names_segments(world: World) -> None:
