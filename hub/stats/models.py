@@ -80,5 +80,5 @@ class RfmScore(Base):
     segment: Mapped[str] = mapped_column(String(40))
 
 
-# RFM reads a program's receipts over a window: declared here, with the statistics that need it
+# a program's receipts by closing time (RFM read them so before it scored visits); kept, no schema change
 Index("ix_receipts_program_closed", Receipt.program_id, Receipt.closed_at)
