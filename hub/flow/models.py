@@ -76,7 +76,7 @@ class Receipt(IdMixin, Base):
     bonus_spent_minor: Mapped[int] = mapped_column(default=0)
     bonus_accrued_minor: Mapped[int] = mapped_column(default=0)
     total_minor: Mapped[int]
-    item_count: Mapped[int]
+    item_count: Mapped[int]  # items by quantity (hub.flow.items), not lines: 3 x a dish is 3
     lines: Mapped[list[Any]]
     guests: Mapped[int | None]
     staff: Mapped[str | None] = mapped_column(String(200))

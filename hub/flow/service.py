@@ -40,6 +40,7 @@ from hub.flow.errors import (
     RefundExceedsError,
     VisitClosedError,
 )
+from hub.flow.items import item_count
 from hub.flow.models import BonusEntry, Receipt, Refund, Scan, Visit
 from hub.flow.outcomes import pin_outcome, scan_outcome
 from hub.flow.recognizer import Recognizer
@@ -626,7 +627,7 @@ class FlowService:
             subtotal_minor=priced.subtotal_minor,
             discount_minor=priced.discount_minor,
             total_minor=priced.total_minor,
-            item_count=len(data.items),
+            item_count=item_count(p.line.quantity_milli for p in priced.lines),
             lines=msgspec.to_builtins(_lines_out(priced)),
             guests=data.guests,
             staff=data.staff,

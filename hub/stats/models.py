@@ -35,7 +35,7 @@ class StatsDaily(Base):
     receipts: Mapped[int] = mapped_column(BigInteger, default=0)  # receipts not refunded in full
     check_sum_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # receipts' total_minor at close
     discount_sum_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    items: Mapped[int] = mapped_column(BigInteger, default=0)
+    items: Mapped[int] = mapped_column(BigInteger, default=0)  # item_count of the receipts counted
     refunds_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 

@@ -117,7 +117,7 @@ async def record_refund(session: AsyncSession, receipt: Receipt, refund: Refund,
     """Take a refund off its visit's day (not the refund's): the rollups describe the visits of a day.
 
     `receipt` already carries this refund in refunded_minor; a receipt refunded in full stops counting
-    as a purchase (the visit still counts, and still has its check).
+    as a purchase, with its items (the visit still counts, and still has its check).
     """
     visit = await session.get_one(Visit, receipt.visit_id)
     fully = receipt.total_minor > 0 and receipt.refunded_minor >= receipt.total_minor
@@ -125,6 +125,7 @@ async def record_refund(session: AsyncSession, receipt: Receipt, refund: Refund,
     row = {
         **_key(visit, venue),
         "receipts": -1 if fully and not was_fully else 0,
+        "items": -receipt.item_count if fully and not was_fully else 0,
         "refunds_minor": refund.amount_minor,
         "refunded_discount_minor": refund.discount_reversed_minor,
     }
@@ -171,7 +172,7 @@ class Totals:
         sums["receipts"] += 0 if refunded_in_full else 1
         sums["check_sum_minor"] += fact.total_minor
         sums["discount_sum_minor"] += fact.discount_minor
-        sums["items"] += fact.item_count
+        sums["items"] += 0 if refunded_in_full else fact.item_count
         sums["refunds_minor"] += fact.refunded_minor
         sums["refunded_discount_minor"] += fact.refunded_discount_minor
 

@@ -139,7 +139,7 @@ class SummaryRow(OutputStruct):
     purchase_sum_minor: int
     purchase_count: int
     average_check_minor: int
-    items_per_check: float
+    items_per_check: float  # items (by quantity: 3 x a dish is 3, a weighed line 1) per receipt
 
 
 class SummaryReport(OutputStruct):

@@ -201,5 +201,5 @@ def _row(key: str, label: str, sums: Sums, issued: int | None, registered: int) 
         purchase_sum_minor=sums.net_check_minor,
         purchase_count=sums.receipts,
         average_check_minor=sums.average_check_minor,
-        items_per_check=round(sums.items / sums.visits, 2) if sums.visits else 0.0,
+        items_per_check=round(sums.items / sums.receipts, 2) if sums.receipts else 0.0,
     )

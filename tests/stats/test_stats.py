@@ -244,7 +244,7 @@ async def test_summary_report_by_day_and_tier(world: World) -> None:
         "purchase_sum_minor": 3 * TOTAL,
         "purchase_count": 3,
         "average_check_minor": TOTAL,
-        "items_per_check": 2.0,
+        "items_per_check": 3.0,  # 1 ribeye and 2 barolo: items by quantity
     }
     assert [r["key"] for r in body["rows"]] == sorted({DAY, issued_on})
     by_tier = (await world.client.get(url, params={**dates, "group_by": "tier"}, headers=ADMIN)).json()
