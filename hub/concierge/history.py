@@ -83,7 +83,7 @@ async def member_visits(
     """The member's visits at every venue, newest first, each with its receipt's money once posted."""
     member = await load_member(session, scope, member_id)
     query = (
-        select(Visit, Venue.name, Venue.district, *RECEIPT_COLUMNS)
+        select(Visit, Venue.name, Venue.district, Venue.timezone, *RECEIPT_COLUMNS)
         .join(Venue, Venue.id == Visit.venue_id)
         .outerjoin(Receipt, Receipt.visit_id == Visit.id)
         .where(Visit.member_id == member.id)
@@ -109,11 +109,11 @@ RECEIPT_COLUMNS = (
 
 def _visit(row: Any) -> MemberVisit:
     visit: Visit = row[0]
-    receipt_id, closed_at, subtotal, discount, total, refunded, currency = row[3:]
+    receipt_id, closed_at, subtotal, discount, total, refunded, currency = row[4:]
     return MemberVisit(
         id=visit.id,
         program_id=visit.program_id,
-        venue=VenueBrief(id=visit.venue_id, name=row[1], district=row[2]),
+        venue=VenueBrief(id=visit.venue_id, name=row[1], district=row[2], timezone=row[3]),
         verified_at=visit.verified_at,
         status=visit.status,
         tier_code=visit.tier_code,
