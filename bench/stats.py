@@ -6,12 +6,12 @@ from the visits table.
 
 Data is generated inside PostgreSQL (INSERT … SELECT over generate_series, in 1 M-row batches, foreign-key
 triggers off for the session): Python would spend longer building the rows than the server spends writing
-them. The rollups are then written from the generated receipts with one GROUP BY each (venue-local dates
-via AT TIME ZONE), so they agree with the receipts exactly. A size is skipped, with the reason printed, when
-the previous size's pace says it would not fit in the time budget, and generation stops at a batch edge
-once the budget is spent. On the 2-core development box 1 M takes ~76 s; past ~2 M the random-UUID
-indexes of scans, visits and receipts outgrow memory and each further million takes ~3 min, so 10 M
-does not fit a few minutes there: the run stops and measures the size it reached.
+them. The rollups are then written from the generated visits and their receipts with one GROUP BY each
+(venue-local dates of verification via AT TIME ZONE), as `stats rebuild` computes them. A size is skipped,
+with the reason printed, when the previous size's pace says it would not fit in the time budget, and
+generation stops at a batch edge once the budget is spent. On the 2-core development box 1 M takes ~76 s;
+past ~2 M the random-UUID indexes of scans, visits and receipts outgrow memory and each further million
+takes ~3 min, so 10 M does not fit a few minutes there: the run stops and measures the size it reached.
 """
 
 from __future__ import annotations
@@ -108,18 +108,21 @@ FROM src
 
 ROLLUP_SQL = """
 TRUNCATE stats_daily, stats_daily_guests;
-INSERT INTO stats_daily (venue_id, local_date, program_id, tier_code, visits, receipts, check_sum_minor,
-                         discount_sum_minor, items, refunds_minor, refunded_discount_minor)
-SELECT r.venue_id, (r.closed_at AT TIME ZONE v.timezone)::date, r.program_id, coalesce(vi.tier_code, ''),
-       count(*), count(*) FILTER (WHERE NOT (r.total_minor > 0 AND r.refunded_minor >= r.total_minor)),
-       sum(r.total_minor), sum(r.discount_minor), sum(r.item_count), sum(r.refunded_minor),
-       sum(r.refunded_discount_minor)
-FROM receipts r JOIN visits vi ON vi.id = r.visit_id JOIN venues v ON v.id = r.venue_id
+INSERT INTO stats_daily (venue_id, local_date, program_id, tier_code, visits, checked, receipts,
+                         check_sum_minor, discount_sum_minor, items, refunds_minor, refunded_discount_minor)
+SELECT vi.venue_id, (vi.verified_at AT TIME ZONE v.timezone)::date, vi.program_id, coalesce(vi.tier_code, ''),
+       count(*), count(r.id),
+       count(r.id) FILTER (WHERE NOT (r.total_minor > 0 AND r.refunded_minor >= r.total_minor)),
+       coalesce(sum(r.total_minor), 0), coalesce(sum(r.discount_minor), 0), coalesce(sum(r.item_count), 0),
+       coalesce(sum(r.refunded_minor), 0), coalesce(sum(r.refunded_discount_minor), 0)
+FROM visits vi JOIN venues v ON v.id = vi.venue_id LEFT JOIN receipts r ON r.visit_id = vi.id
+WHERE vi.status <> 'cancelled'
 GROUP BY 1, 2, 3, 4;
 INSERT INTO stats_daily_guests (venue_id, local_date, program_id, member_id, tier_code, visits)
-SELECT r.venue_id, (r.closed_at AT TIME ZONE v.timezone)::date, r.program_id, r.member_id,
+SELECT vi.venue_id, (vi.verified_at AT TIME ZONE v.timezone)::date, vi.program_id, vi.member_id,
        coalesce(vi.tier_code, ''), count(*)
-FROM receipts r JOIN visits vi ON vi.id = r.visit_id JOIN venues v ON v.id = r.venue_id
+FROM visits vi JOIN venues v ON v.id = vi.venue_id
+WHERE vi.status <> 'cancelled'
 GROUP BY 1, 2, 3, 4, 5;
 ANALYZE;
 """

@@ -52,6 +52,17 @@ class VisitVerified(OutputStruct):
     verified_at: dt.datetime
 
 
+class VisitCancelled(OutputStruct):
+    """An open visit (no receipt) was cancelled: count it no more. Sent to every connector that gets
+    visit.verified; `referral_id` is the referral it had fulfilled, booked again."""
+
+    visit_id: uuid.UUID
+    member: MemberRef
+    reason: str
+    referral_id: uuid.UUID | None
+    cancelled_at: dt.datetime
+
+
 class ReceiptClosed(OutputStruct):
     visit_id: uuid.UUID
     member: MemberRef
@@ -95,6 +106,11 @@ class VisitVerifiedEvent(_Envelope):
     data: VisitVerified
 
 
+class VisitCancelledEvent(_Envelope):
+    type: Literal["visit.cancelled"]
+    data: VisitCancelled
+
+
 class ReceiptClosedEvent(_Envelope):
     type: Literal["receipt.closed"]
     data: ReceiptClosed
@@ -112,6 +128,7 @@ class ReferralVisitedEvent(_Envelope):
 
 EVENTS: dict[str, type[_Envelope]] = {
     "visit.verified": VisitVerifiedEvent,
+    "visit.cancelled": VisitCancelledEvent,
     "receipt.closed": ReceiptClosedEvent,
     "receipt.refunded": ReceiptRefundedEvent,
     "referral.visited": ReferralVisitedEvent,

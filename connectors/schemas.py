@@ -14,11 +14,19 @@ from hub.schema import InputStruct, Name, OutputStruct
 Url = Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://")]
 Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 Short = Annotated[str, msgspec.Meta(min_length=1, max_length=400)]
-EventType = Literal["visit.verified", "receipt.closed", "receipt.refunded", "referral.visited"]
+EventType = Literal[
+    "visit.verified", "visit.cancelled", "receipt.closed", "receipt.refunded", "referral.visited"
+]
 PersonalData = Literal["none", "masked", "full"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
 Param = Annotated[str, msgspec.Meta(max_length=400)]
-ALL_EVENTS: list[EventType] = ["visit.verified", "receipt.closed", "receipt.refunded", "referral.visited"]
+ALL_EVENTS: list[EventType] = [
+    "visit.verified",
+    "visit.cancelled",
+    "receipt.closed",
+    "receipt.refunded",
+    "referral.visited",
+]
 
 
 class NoAuth(InputStruct, tag_field="type", tag="none"):

@@ -23,7 +23,7 @@ from hub.ids import new_id
 from hub.schema import Page, decode_cursor, page_of
 from hub.scope import Scope
 from partners.models import Offer, Program, Venue
-from routing.fanout import PERSONAL_LEVELS
+from routing.fanout import PERSONAL_LEVELS, receives
 
 SIGNING_OVERLAP = dt.timedelta(hours=24)
 REPLAY_DAYS = 93  # how far back a venue's or partner's key may replay (an admin's has no bound)
@@ -453,7 +453,7 @@ async def replay(
                 select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.envelope)
                 .where(
                     OutboxEvent.occurred_at >= data.from_,
-                    OutboxEvent.type.in_(connector.events),
+                    OutboxEvent.type.in_(receives(connector.events)),
                     or_(
                         OutboxEvent.program_id == connector.owner_program_id,
                         OutboxEvent.venue_id == connector.owner_venue_id,

@@ -71,6 +71,7 @@ DOMAIN_ERRORS: dict[tuple[str, str], tuple[type[HubError], ...]] = {
         BonusNotAvailableError,
     ),
     ("post", "/v1/visits/{visit_id}/quote"): (CurrencyMismatchError,),
+    ("post", "/v1/visits/{visit_id}/cancel"): (VisitClosedError,),
     ("post", "/v1/receipts/{receipt_id}/refund"): (RefundExceedsError,),
 }
 ERROR_SCHEMA: dict[str, Any] = {

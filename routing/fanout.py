@@ -1,9 +1,10 @@
 """Which connector gets which event, and with which personal data (pure).
 
 A coalition program's connectors get every event of that program; a venue's connectors get the
-events at that venue whatever the program (they learn the guest came through it). Personal data is
-cut to the connector's level: `full` keeps the phone, `masked` shows it masked, `none` drops the
-member's contact entirely (the member id and tier stay: they are not contact data).
+events at that venue whatever the program (they learn the guest came through it). A connector taking
+visit.verified also gets visit.cancelled, so it never keeps counting a visit that was cancelled.
+Personal data is cut to the connector's level: `full` keeps the phone, `masked` shows it masked,
+`none` drops the member's contact entirely (the member id and tier stay: they are not contact data).
 
 The recipient does not choose its own level: a venue's connector gets at most what the event's
 program allows venues (`venue_personal_data_max`, set by the program's owner), decided at delivery
@@ -18,7 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-EVENT_TYPES = ("visit.verified", "receipt.closed", "receipt.refunded", "referral.visited")
+EVENT_TYPES = ("visit.verified", "visit.cancelled", "receipt.closed", "receipt.refunded", "referral.visited")
+# a connector that takes an event also takes what undoes it: whoever got the visit hears it was cancelled
+IMPLIED_BY = {"visit.cancelled": "visit.verified"}
 PERSONAL_LEVELS = ("none", "masked", "full")
 
 
@@ -41,6 +44,12 @@ class Route:
     is_enabled: bool = True
 
 
+def receives(events: Iterable[str]) -> frozenset[str]:
+    """The event types a connector subscribed to `events` is sent (its own, and what undoes them)."""
+    chosen = set(events)
+    return frozenset(chosen | {undo for undo, done in IMPLIED_BY.items() if done in chosen})
+
+
 def route(
     event_type: str, program_id: uuid.UUID, venue_id: uuid.UUID, connectors: Iterable[Route]
 ) -> list[uuid.UUID]:
@@ -49,7 +58,7 @@ def route(
         c.connector_id
         for c in connectors
         if c.is_enabled
-        and event_type in c.events
+        and event_type in receives(c.events)
         and (c.owner_program_id == program_id or c.owner_venue_id == venue_id)
     }
     return sorted(chosen)

@@ -245,6 +245,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/v1/visits/{visit_id}/quote"): TERMINAL_ONLY,
     ("POST", "/v1/visits/{visit_id}/receipt"): TERMINAL_ONLY,
     ("POST", "/v1/receipts/{receipt_id}/refund"): TERMINAL_ONLY,
+    # cancelling an open visit: its venue's terminals and venue key, its partner, admin (tests/stats)
+    ("POST", "/v1/visits/{visit_id}/cancel"): {
+        "admin": Reaches(),
+        "concierge": DENY,
+        "partner": Reaches(),
+        "venue": Reaches(),
+        "terminal": Reaches(),
+    },
     # ---- connectors and deliveries: "admin; a venue/partner manages and reads its own" ----
     ("POST", "/v1/connectors"): {
         "admin": Allow(),
@@ -408,6 +416,7 @@ def _request(method: str, path: str, world: World) -> dict[str, Any]:
         ("POST", "/v1/visits/{visit_id}/quote"): lambda: {"json": RECEIPT},
         ("POST", "/v1/visits/{visit_id}/receipt"): lambda: {"json": {**RECEIPT, "check_id": f"c{n}"}},
         ("POST", "/v1/receipts/{receipt_id}/refund"): lambda: {"json": {"reason": "returned"}},
+        ("POST", "/v1/visits/{visit_id}/cancel"): lambda: {"json": {"reason": "гость ушёл"}},
         ("POST", "/v1/connectors"): lambda: {
             "json": _connector_body(f"New CRM {n}", {"venue_id": world["venue_1"]["id"]})
         },

@@ -7,14 +7,18 @@ import csv
 import datetime as dt
 import enum
 import io
+import re
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import msgspec
 import openpyxl
 import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
 
 from connectors.schemas import DeliveryRead
 from hub.concierge.schemas import MemberVisit, ReferralRead
@@ -23,10 +27,13 @@ from hub.exports import (
     CHUNK_ROWS,
     XLSX_MEDIA,
     Column,
+    Export,
     Table,
+    TableResponse,
     columns_of,
     csv_chunks,
     csv_text,
+    is_money,
     plain,
     value_at,
     write_xlsx,
@@ -139,7 +146,7 @@ async def test_csv_comes_in_chunks_with_one_header() -> None:
     rows = [{"n": i, "name": f'say "hi", {i}\nbye'} for i in range(CHUNK_ROWS * 2 + 7)]
     chunks = [chunk async for chunk in csv_chunks(rows, [Column("n"), Column("name", "Name")])]
     assert len(chunks) == 3
-    parsed = list(csv.reader(io.StringIO(b"".join(chunks).decode(), newline="")))
+    parsed = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"), newline="")))
     assert parsed[0] == ["n", "Name"]
     assert parsed[1:] == [[str(r["n"]), r["name"]] for r in rows]
 
@@ -158,7 +165,8 @@ def test_xlsx_of_many_rows_reads_back(tmp_path: Path) -> None:
     workbook.close()
     assert read[0] == ("n", "amount_minor", "label", "flag")
     assert len(read) == 20_001
-    assert read[12_346] == (12_345, 1_234_495, "=row 12345", False)  # text stays text, never a formula
+    # money (a *_minor field) in major units; text stays text, never a formula
+    assert read[12_346] == (12_345, 12_344.95, "=row 12345", False)
 
 
 def test_nested_pages_carry_their_cursor_beside_the_rows() -> None:
@@ -202,8 +210,9 @@ async def test_csv_of_every_exported_route(client: httpx.AsyncClient, db: Databa
     case, columns, _world = await _answers(client, db, name)
     response = await client.get(case["path"], headers={**ADMIN, "Accept": "text/csv"})
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/csv")
-    parsed = list(csv.reader(io.StringIO(response.content.decode("utf-8"), newline="")))
+    assert response.headers["content-type"] == "text/csv; charset=utf-8; header=present"
+    assert response.content.startswith(b"\xef\xbb\xbf"), "a UTF-8 BOM: Excel reads the file as UTF-8"
+    parsed = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
     assert parsed[0] == [c.path for c in columns]
     assert parsed[1:] == [
         [csv_text(v) for v in row] for row in _expected(case["json"], case["rows"], columns)
@@ -215,23 +224,63 @@ async def test_csv_of_every_exported_route(client: httpx.AsyncClient, db: Databa
         assert full_phone not in response.text, "only masked phones leave the hub"
 
 
+def xlsx_cell(value: Any, path: str, row: Obj) -> Any:
+    """What the workbook holds for a JSON value: money in major units, dates and instants (in the row's
+    venue's zone) as datetimes, the rest as in CSV."""
+    if value is None:
+        return None
+    if is_money(path) and isinstance(value, int):
+        return value / 100
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return dt.datetime.fromisoformat(value)
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}T[\d:.]+Z", value):
+        zone = ZoneInfo(value_at(row, "venue.timezone") or "UTC")
+        return dt.datetime.fromisoformat(value).astimezone(zone).replace(tzinfo=None, microsecond=0)
+    return plain(value)
+
+
 @pytest.mark.parametrize("name", list(ROUTES))
-async def test_xlsx_of_every_exported_route(client: httpx.AsyncClient, db: Database, name: str) -> None:
-    """?format=xlsx answers the same rows as a workbook, numbers in number cells."""
+async def test_xlsx_of_every_exported_route(
+    client: httpx.AsyncClient, app: Litestar, db: Database, name: str
+) -> None:
+    """?format=xlsx answers the route's tables as a workbook, one sheet each (named for the table),
+    numbers in number cells, money in major units, dates in date cells."""
     case, columns, _world = await _answers(client, db, name)
     response = await client.get(case["path"], params={"format": "xlsx"}, headers=ADMIN)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == XLSX_MEDIA
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
-    assert sheet is not None
-    rows = list(sheet.iter_rows())
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    export = _export_of(app, case["path"])
+    assert workbook.sheetnames == [t.name for t in export.tables]
+    table = export.table(None)
+    assert [c.path for c in table.columns] == [c.path for c in columns]
+    rows = list(workbook[table.name].iter_rows())
     assert [c.value for c in rows[0]] == [c.path for c in columns]
-    expected = _expected(case["json"], case["rows"], columns)
-    assert [[c.value for c in row] for row in rows[1:]] == expected
+    json_rows = value_at(case["json"], case["rows"]) or []
+    expected = [[xlsx_cell(value_at(r, c.path), c.path, r) for c in columns] for r in json_rows]
+    assert [[_second(c.value) for c in row] for row in rows[1:]] == expected
     for row in rows[1:]:
         for cell in row:
             if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
                 assert cell.data_type == "n"
+
+
+def _second(value: Any) -> Any:
+    """A datetime read back to the second (Excel keeps fractions of a day)."""
+    return value.replace(microsecond=0) if isinstance(value, dt.datetime) else value
+
+
+def _export_of(app: Litestar, path: str) -> Export:
+    """The Export spec of the route serving this path."""
+    for route in app.routes:
+        pattern = re.sub(r"\{[a-z_]+:[a-z]+\}", "[^/]+", route.path)
+        if not isinstance(route, HTTPRoute) or not re.fullmatch(pattern, path):
+            continue
+        for route_handler in route.route_handlers:
+            response_class = route_handler.response_class
+            if isinstance(response_class, type) and issubclass(response_class, TableResponse):
+                return response_class.export
+    raise AssertionError(f"no exporting route serves {path}")
 
 
 async def test_a_page_exports_with_its_next_cursor(client: httpx.AsyncClient, db: Database) -> None:

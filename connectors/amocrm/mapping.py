@@ -16,7 +16,9 @@ from typing import Any
 
 from connectors.amocrm import wire
 
-NOTE_EVENTS = frozenset({"visit.verified", "receipt.closed", "receipt.refunded", "referral.visited"})
+NOTE_EVENTS = frozenset(
+    {"visit.verified", "visit.cancelled", "receipt.closed", "receipt.refunded", "referral.visited"}
+)
 MARKER_PREFIX = "coalition-hub event"
 _E164 = re.compile(r"\+[1-9]\d{6,14}")  # what the hub sends; a masked phone (+7916***4567) never matches
 PHONE_TAIL = 10  # digits compared: the national number, so +7 916… and 8 916… are the same guest
@@ -65,6 +67,10 @@ def _headline(event_type: str, data: Mapping[str, Any], program: str, venue: str
         tier = (data.get("member") or {}).get("tier_code")
         tier_part = f", уровень {tier}" if tier else ""
         return f"Визит по программе «{program}» в «{venue}»: гость подтвердил PIN{tier_part}."
+    if event_type == "visit.cancelled":
+        reason = data.get("reason")
+        reason_part = f" Причина: {reason}." if reason else ""
+        return f"Визит по программе «{program}» в «{venue}» отменён, без чека.{reason_part}"
     if event_type == "receipt.closed":
         return (
             f"Чек {data.get('check_id', '')} в «{venue}» по программе «{program}»: "

@@ -1,4 +1,5 @@
-"""The guest flow over HTTP (terminal key): scan, PIN, resend, quote, receipt, refund."""
+"""The guest flow over HTTP (terminal key): scan, PIN, resend, quote, receipt, refund; cancelling an open
+visit (its venue's terminal or venue key, its partner, admin)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from hub.api.params import PathId, Principal
+from hub.api.params import ClockDep, PathId, Principal, Session
 from hub.auth import allow
+from hub.flow import cancellation
 from hub.flow import schemas as s
 from hub.flow.service import FlowService
 
 TERMINAL = allow("terminal")
+VISIT_KEEPERS = allow("terminal", "venue", "partner", "admin")
 Flow = NamedDependency[FlowService]
 
 
@@ -60,6 +63,27 @@ class VisitController(Controller):
         return await flow.quote(principal, visit_id, data)
 
 
+class VisitCancelController(Controller):
+    path = "/v1/visits"
+    tags = ["guest flow"]
+    guards = [VISIT_KEEPERS]
+
+    @post(
+        "/{visit_id:uuid}/cancel",
+        status_code=200,
+        summary="Cancel an open visit (no receipt): it stops counting; visit.cancelled goes to its CRMs",
+    )
+    async def cancel(
+        self,
+        db_session: Session,
+        principal: Principal,
+        clock: ClockDep,
+        visit_id: PathId,
+        data: JSONBody[s.VisitCancel],
+    ) -> s.VisitCancelled:
+        return await cancellation.cancel_visit(db_session, principal, visit_id, data, clock.now())
+
+
 class ReceiptController(Controller):
     path = "/v1/receipts"
     tags = ["guest flow"]
@@ -72,4 +96,4 @@ class ReceiptController(Controller):
         return await flow.refund(principal, receipt_id, data)
 
 
-CONTROLLERS = [ScanController, VisitController, ReceiptController]
+CONTROLLERS = [ScanController, VisitController, VisitCancelController, ReceiptController]

@@ -16,6 +16,7 @@ from partners.members import load_member, member_read
 from partners.models import Member, Program, Tier, Venue
 
 FAVOURITES = 5
+CANCELLED = "cancelled"  # a cancelled visit is listed (with its status) but counts in no total
 
 
 async def member_profile(session: AsyncSession, scope: Scope, member_id: uuid.UUID) -> MemberProfile:
@@ -45,7 +46,7 @@ async def _totals(session: AsyncSession, member: Member, currency: str) -> Membe
             )
             .select_from(Visit)
             .outerjoin(Receipt, Receipt.visit_id == Visit.id)
-            .where(Visit.member_id == member.id)
+            .where(Visit.member_id == member.id, Visit.status != CANCELLED)
         )
     ).one()
     return MemberTotals(
@@ -65,7 +66,7 @@ async def _favourites(session: AsyncSession, member_id: uuid.UUID) -> list[Favou
     rows = await session.execute(
         select(Venue.id, Venue.name, Venue.district, Venue.city, visits, last)
         .join(Visit, Visit.venue_id == Venue.id)
-        .where(Visit.member_id == member_id)
+        .where(Visit.member_id == member_id, Visit.status != CANCELLED)
         .group_by(Venue.id, Venue.name, Venue.district, Venue.city)
         .order_by(visits.desc(), last.desc(), Venue.name)
         .limit(FAVOURITES)
@@ -82,7 +83,7 @@ async def member_visits(
     """The member's visits at every venue, newest first, each with its receipt's money once posted."""
     member = await load_member(session, scope, member_id)
     query = (
-        select(Visit, Venue.name, Venue.district, *RECEIPT_COLUMNS)
+        select(Visit, Venue.name, Venue.district, Venue.timezone, *RECEIPT_COLUMNS)
         .join(Venue, Venue.id == Visit.venue_id)
         .outerjoin(Receipt, Receipt.visit_id == Visit.id)
         .where(Visit.member_id == member.id)
@@ -108,11 +109,11 @@ RECEIPT_COLUMNS = (
 
 def _visit(row: Any) -> MemberVisit:
     visit: Visit = row[0]
-    receipt_id, closed_at, subtotal, discount, total, refunded, currency = row[3:]
+    receipt_id, closed_at, subtotal, discount, total, refunded, currency = row[4:]
     return MemberVisit(
         id=visit.id,
         program_id=visit.program_id,
-        venue=VenueBrief(id=visit.venue_id, name=row[1], district=row[2]),
+        venue=VenueBrief(id=visit.venue_id, name=row[1], district=row[2], timezone=row[3]),
         verified_at=visit.verified_at,
         status=visit.status,
         tier_code=visit.tier_code,

@@ -32,6 +32,7 @@ class VenueBrief(OutputStruct):
     id: uuid.UUID
     name: str
     district: str
+    timezone: str  # the venue's: its times are shown there (exports too)
 
 
 class ReferralRead(OutputStruct):

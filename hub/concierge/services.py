@@ -141,13 +141,14 @@ async def _venue_for(session: AsyncSession, program: Program, venue_id: uuid.UUI
 # ---- reading ----
 
 
-def _read_query(scope: Scope) -> Select[Referral, str, str, str, int, int, int, str]:
+def _read_query(scope: Scope) -> Select[Referral, str, str, str, str, int, int, int, str]:
     return (
         select(
             Referral,
             Member.card_number,
             Venue.name,
             Venue.district,
+            Venue.timezone,
             Receipt.subtotal_minor,
             Receipt.discount_minor,
             Receipt.total_minor,
@@ -162,14 +163,14 @@ def _read_query(scope: Scope) -> Select[Referral, str, str, str, int, int, int, 
 
 def _read(row: Any, now: dt.datetime) -> ReferralRead:
     referral: Referral = row[0]
-    card_number, venue_name, district, subtotal, discount, total, currency = row[1:]
+    card_number, venue_name, district, timezone, subtotal, discount, total, currency = row[1:]
     return ReferralRead(
         id=referral.id,
         program_id=referral.program_id,
         member_id=referral.member_id,
         card_number=card_number,
         venue_id=referral.venue_id,
-        venue=VenueBrief(id=referral.venue_id, name=venue_name, district=district),
+        venue=VenueBrief(id=referral.venue_id, name=venue_name, district=district, timezone=timezone),
         expected_at=referral.expected_at,
         window_opens_at=referral.window_opens_at,
         window_closes_at=referral.window_closes_at,
@@ -306,6 +307,18 @@ async def fulfil_referral(
     referral = candidates[chosen]
     referral.status, referral.visit_id = "visited", visit_id
     referral.visited_at, referral.updated_at = verified_at, verified_at
+    await session.flush()
+    return referral.id
+
+
+async def release_referral(session: AsyncSession, visit_id: uuid.UUID, at: dt.datetime) -> uuid.UUID | None:
+    """A cancelled visit fulfils nothing: its referral is booked again (expired once its window has
+    closed, fulfilled by a later visit within it); the referral's id, or None when it fulfilled none."""
+    referral = await session.scalar(select(Referral).where(Referral.visit_id == visit_id).with_for_update())
+    if referral is None:
+        return None
+    referral.status, referral.visit_id, referral.visited_at = "booked", None, None
+    referral.updated_at = at
     await session.flush()
     return referral.id
 

@@ -33,7 +33,7 @@ class Visit(IdMixin, Base):
         Index("ix_visits_venue_verified", "venue_id", "verified_at"),
         Index("ix_visits_member_verified", "member_id", "verified_at"),
         Index("ix_visits_program_verified", "program_id", "verified_at"),
-        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="status"),
     )
 
     scan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scans.id"), unique=True)
@@ -49,9 +49,11 @@ class Visit(IdMixin, Base):
     excluded_categories: Mapped[list[Any]]
     perks: Mapped[list[Any]]
     coalition_funded_bp: Mapped[int] = mapped_column(default=0)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed (receipt) | cancelled
     verified_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class Receipt(IdMixin, Base):
@@ -74,7 +76,7 @@ class Receipt(IdMixin, Base):
     bonus_spent_minor: Mapped[int] = mapped_column(default=0)
     bonus_accrued_minor: Mapped[int] = mapped_column(default=0)
     total_minor: Mapped[int]
-    item_count: Mapped[int]
+    item_count: Mapped[int]  # items by quantity (hub.flow.items), not lines: 3 x a dish is 3
     lines: Mapped[list[Any]]
     guests: Mapped[int | None]
     staff: Mapped[str | None] = mapped_column(String(200))

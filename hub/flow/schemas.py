@@ -162,3 +162,15 @@ class RefundAnswer(OutputStruct):
     bonus_reversed_minor: int
     reason: str
     created_at: dt.datetime
+
+
+class VisitCancel(InputStruct):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class VisitCancelled(OutputStruct):
+    visit_id: uuid.UUID
+    status: Literal["cancelled"]
+    reason: str
+    cancelled_at: dt.datetime
+    referral_id: uuid.UUID | None  # the referral this visit had fulfilled: booked again

@@ -41,6 +41,7 @@ from hub.flow.errors import (
     RefundExceedsError,
     VisitClosedError,
 )
+from hub.flow.items import item_count
 from hub.flow.models import BonusEntry, Receipt, Refund, Scan, Visit
 from hub.flow.outcomes import pin_outcome, scan_outcome
 from hub.flow.recognizer import Recognizer
@@ -413,6 +414,7 @@ class FlowService:
         )
         session.add(visit)
         await session.flush()
+        await rollups.record_visit(session, visit, place.venue)
         return s.ScanAnswer(
             scan_id=scan.id,
             status="venue_loyalty",
@@ -527,6 +529,7 @@ class FlowService:
         )
         session.add(visit)
         await session.flush()
+        await rollups.record_visit(session, visit, venue)
         referral_id = await fulfil_referral(
             session, member_id=member.id, venue_id=venue.id, visit_id=visit.id, verified_at=now
         )
@@ -700,7 +703,7 @@ class FlowService:
             subtotal_minor=priced.subtotal_minor,
             discount_minor=priced.discount_minor,
             total_minor=priced.total_minor,
-            item_count=len(data.items),
+            item_count=item_count(p.line.quantity_milli for p in priced.lines),
             lines=msgspec.to_builtins(_lines_out(priced)),
             guests=data.guests,
             staff=data.staff,

@@ -1,4 +1,4 @@
-"""`coalition-hub stats rebuild`: recompute the daily rollups from the receipts (idempotent)."""
+"""`coalition-hub stats rebuild`: recompute the daily rollups from the visits and receipts (idempotent)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ async def rebuild(
     database: Database, since: dt.date | None, on_month: Callable[[int, int], None] | None = None
 ) -> int:
     """Replace the rollups from `since` (or all of them) month by month, each month in one transaction;
-    on_month(done, total) reports progress. Returns the receipts counted."""
+    on_month(done, total) reports progress. Returns the visits counted."""
     async with database.sessionmaker() as session:
-        span = await rollups.receipt_span(session)
+        span = await rollups.visit_span(session)
     if span is None:
         async with database.transaction() as session:
             for table in (StatsDaily, StatsDailyGuest):
@@ -34,7 +34,7 @@ async def rebuild(
         return 0
     months = rollups.rebuild_ranges(since, span)
     counted = 0
-    async with database.transaction() as session:  # rows past the last receipt (none should exist)
+    async with database.transaction() as session:  # rows past the last visit (none should exist)
         for table in (StatsDaily, StatsDailyGuest):
             await session.execute(delete(table).where(table.local_date >= months[-1][1]))
             if since is None:
@@ -55,7 +55,7 @@ def stats() -> None:
 @stats.command("rebuild")
 @click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First local date.")
 def stats_rebuild(since: dt.datetime | None) -> None:
-    """Recompute the daily rollups from the receipts (from a date, or all); safe to run again."""
+    """Recompute the daily rollups from the visits and receipts (from a date, or all); safe to run again."""
     try:
         settings = load_settings(os.environ)
     except ConfigError as exc:
@@ -77,4 +77,4 @@ def stats_rebuild(since: dt.datetime | None) -> None:
             await database.dispose()
 
     counted = asyncio.run(run())
-    console.print(f"rebuilt the rollups from {counted} receipts")
+    console.print(f"rebuilt the rollups from {counted} visits")

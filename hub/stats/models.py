@@ -2,7 +2,9 @@
 
 `stats_daily` holds the additive numbers (sums and counts add across days); distinct guests do not add,
 so `stats_daily_guests` keeps one row per guest per (venue, program, day) and ranges count distinct
-members over it. Both are written in the transaction that closes a receipt or refunds one.
+members over it. A visit is counted (`visits`, and its guest row) in the transaction that verifies it, on
+the venue-local day of its verification; its receipt and refunds are added to that same day's row, so a
+day's `visits - checked` are its visits still awaiting their check. Cancelling an open visit takes it off.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ class StatsDaily(Base):
     local_date: Mapped[dt.date] = mapped_column(primary_key=True)
     program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     tier_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    visits: Mapped[int] = mapped_column(BigInteger, default=0)  # visits closed with a receipt
+    visits: Mapped[int] = mapped_column(BigInteger, default=0)  # verified visits, not cancelled
+    checked: Mapped[int] = mapped_column(BigInteger, default=0)  # of those, visits with a receipt
     receipts: Mapped[int] = mapped_column(BigInteger, default=0)  # receipts not refunded in full
     check_sum_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # receipts' total_minor at close
     discount_sum_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    items: Mapped[int] = mapped_column(BigInteger, default=0)
+    items: Mapped[int] = mapped_column(BigInteger, default=0)  # item_count of the receipts counted
     refunds_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -77,5 +80,5 @@ class RfmScore(Base):
     segment: Mapped[str] = mapped_column(String(40))
 
 
-# RFM reads a program's receipts over a window: declared here, with the statistics that need it
+# a program's receipts by closing time (RFM read them so before it scored visits); kept, no schema change
 Index("ix_receipts_program_closed", Receipt.program_id, Receipt.closed_at)

@@ -1,5 +1,9 @@
 """RFM scoring, pure: quintile scores 1-5 and the named segment of an (R, F) pair.
 
+Recency is the days since the member's last verified visit (fewer is better), frequency their verified
+visits in the window, monetary what their receipts came to net of refunds; each is scored against the
+program's other members by mid-rank, so tied values share a score.
+
 Segment names follow the common 11-segment RFM table (Putler, "RFM Analysis For Successful Customer
 Segmentation", https://www.putler.com/rfm-analysis/), assigned on the recency-by-frequency grid the
 way the widely used RxF map does (e.g. the `seg_map` of Kaggle's "RFM Analysis" notebooks:
@@ -43,15 +47,15 @@ def segment_of(r_score: int, f_score: int) -> str:
 
 
 def quintiles(values: Sequence[int], *, higher_is_better: bool = True) -> list[int]:
-    """Scores 1-5 by rank: 1 + ⌊5·(members doing worse) / n⌋, so equal values share a score."""
+    """Scores 1-5 by mid-rank: 1 + ⌊5·(worse + equal/2) / n⌋, counting the members doing worse and those
+    tied (the member too). Equal values share a score, and a tie sits mid-way: when everyone is equal,
+    everyone scores 3, never the worst score for all; `higher_is_better=False` for recency in days."""
     ordered = sorted(values)
     n = len(values)
     scores = []
     for value in values:
-        worse = (
-            bisect.bisect_left(ordered, value)
-            if higher_is_better
-            else n - bisect.bisect_right(ordered, value)
-        )
-        scores.append(1 + (5 * worse) // n)
+        below, above = bisect.bisect_left(ordered, value), n - bisect.bisect_right(ordered, value)
+        worse = below if higher_is_better else above
+        equal = n - below - above
+        scores.append(1 + (10 * worse + 5 * equal) // (2 * n))
     return scores

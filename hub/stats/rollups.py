@@ -1,5 +1,6 @@
-"""Keeping the daily rollups: one upsert per receipt closed or refunded, in the caller's transaction,
-and a rebuild from the receipts that gives the same rows (the backfill, and the check in tests)."""
+"""Keeping the daily rollups: one upsert per table for a verified visit, one for each receipt or refund, in
+the caller's transaction, and a rebuild from the visits and receipts that gives the same rows (the
+backfill, and the check in tests)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from partners.models import Venue
 
 DAILY_SUMS = (
     "visits",
+    "checked",
     "receipts",
     "check_sum_minor",
     "discount_sum_minor",
@@ -30,6 +32,7 @@ DAILY_SUMS = (
 )
 DAILY_KEY = ("venue_id", "local_date", "program_id", "tier_code")
 GUEST_KEY = ("venue_id", "local_date", "program_id", "member_id", "tier_code")
+CANCELLED = "cancelled"  # a visit in this status counts nowhere
 # a UTC instant is at most 14 hours from any local date's edges: this margin catches every receipt
 ZONE_MARGIN = dt.timedelta(days=1)
 
@@ -61,16 +64,45 @@ async def _add(session: AsyncSession, table: Any, key: Sequence[str], row: dict[
     await session.execute(_upsert_statement(dialect, table, tuple(key), sums), row)
 
 
-async def record_receipt(session: AsyncSession, visit: Visit, receipt: Receipt, venue: Venue) -> None:
-    """Count a closed receipt on its venue-local day."""
-    key = {
-        "venue_id": receipt.venue_id,
-        "local_date": local_date(receipt.closed_at, venue.timezone),
-        "program_id": receipt.program_id,
+def _key(visit: Visit, venue: Venue) -> dict[str, Any]:
+    """A visit's rollup key: its venue-local day of verification (its receipt and refunds count there too)."""
+    return {
+        "venue_id": visit.venue_id,
+        "local_date": local_date(visit.verified_at, venue.timezone),
+        "program_id": visit.program_id,
         "tier_code": visit.tier_code or NO_TIER,
     }
+
+
+async def record_visit(session: AsyncSession, visit: Visit, venue: Venue) -> None:
+    """Count a verified visit and its guest: one upsert per table, in the transaction that verifies it."""
+    key = _key(visit, venue)
+    await _add(session, StatsDaily, DAILY_KEY, {**key, "visits": 1})
+    await _add(session, StatsDailyGuest, GUEST_KEY, {**key, "member_id": visit.member_id, "visits": 1})
+
+
+async def uncount_visit(session: AsyncSession, visit: Visit, venue: Venue) -> None:
+    """Take a cancelled visit (open, so without a receipt) off its day; rows left at zero go, as a rebuild
+    would never write them."""
+    key = _key(visit, venue)
+    guest = {**key, "member_id": visit.member_id}
+    await _add(session, StatsDaily, DAILY_KEY, {**key, "visits": -1})
+    await _add(session, StatsDailyGuest, GUEST_KEY, {**guest, "visits": -1})
+    await session.execute(
+        delete(StatsDailyGuest).where(*_matches(StatsDailyGuest, guest), StatsDailyGuest.visits <= 0)
+    )
+    empty = [StatsDaily.__table__.c[name] == 0 for name in DAILY_SUMS]
+    await session.execute(delete(StatsDaily).where(*_matches(StatsDaily, key), *empty))
+
+
+def _matches(table: Any, key: dict[str, Any]) -> list[Any]:
+    return [table.__table__.c[name] == value for name, value in key.items()]
+
+
+async def record_receipt(session: AsyncSession, visit: Visit, receipt: Receipt, venue: Venue) -> None:
+    """Count a closed receipt on its visit's day: the visit is no longer awaiting its check."""
     sums = {
-        "visits": 1,
+        "checked": 1,
         "receipts": 1,
         "check_sum_minor": receipt.total_minor,
         "discount_sum_minor": receipt.discount_minor,
@@ -78,67 +110,71 @@ async def record_receipt(session: AsyncSession, visit: Visit, receipt: Receipt, 
         "refunds_minor": 0,
         "refunded_discount_minor": 0,
     }
-    await _add(session, StatsDaily, DAILY_KEY, {**key, **sums})
-    guest = {**key, "member_id": receipt.member_id, "visits": 1}
-    await _add(session, StatsDailyGuest, GUEST_KEY, guest)
+    await _add(session, StatsDaily, DAILY_KEY, {**_key(visit, venue), **sums})
 
 
 async def record_refund(session: AsyncSession, receipt: Receipt, refund: Refund, venue: Venue) -> None:
-    """Take a refund off its receipt's day (not the refund's): the rollups describe the visits of a day.
+    """Take a refund off its visit's day (not the refund's): the rollups describe the visits of a day.
 
     `receipt` already carries this refund in refunded_minor; a receipt refunded in full stops counting
-    as a purchase (the visit still counts).
+    as a purchase, with its items (the visit still counts, and still has its check).
     """
-    tier_code = await session.scalar(select(Visit.tier_code).where(Visit.id == receipt.visit_id))
+    visit = await session.get_one(Visit, receipt.visit_id)
     fully = receipt.total_minor > 0 and receipt.refunded_minor >= receipt.total_minor
     was_fully = receipt.refunded_minor - refund.amount_minor >= receipt.total_minor
     row = {
-        "venue_id": receipt.venue_id,
-        "local_date": local_date(receipt.closed_at, venue.timezone),
-        "program_id": receipt.program_id,
-        "tier_code": tier_code or NO_TIER,
+        **_key(visit, venue),
         "receipts": -1 if fully and not was_fully else 0,
+        "items": -receipt.item_count if fully and not was_fully else 0,
         "refunds_minor": refund.amount_minor,
         "refunded_discount_minor": refund.discount_reversed_minor,
     }
     await _add(session, StatsDaily, DAILY_KEY, row)
 
 
-# ---- recomputation from receipts ----
+# ---- recomputation from visits and receipts ----
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One verified visit (not cancelled) and its receipt's figures (zeros and has_receipt False without)."""
+
+    venue_id: uuid.UUID
+    day: dt.date
+    program_id: uuid.UUID
+    member_id: uuid.UUID
+    tier_code: str | None
+    has_receipt: bool = False
+    total_minor: int = 0
+    discount_minor: int = 0
+    item_count: int = 0
+    refunded_minor: int = 0
+    refunded_discount_minor: int = 0
 
 
 @dataclass
 class Totals:
-    """The rollup rows of a set of receipts, keyed as the tables are."""
+    """The rollup rows of a set of visits, keyed as the tables are."""
 
     daily: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
     guests: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
-    def add(
-        self,
-        *,
-        venue_id: uuid.UUID,
-        day: dt.date,
-        program_id: uuid.UUID,
-        member_id: uuid.UUID,
-        tier_code: str | None,
-        total_minor: int,
-        discount_minor: int,
-        item_count: int,
-        refunded_minor: int,
-        refunded_discount_minor: int,
-    ) -> None:
-        key = (venue_id, day, program_id, tier_code or NO_TIER)
+    def add(self, fact: Fact) -> None:
+        key = (fact.venue_id, fact.day, fact.program_id, fact.tier_code or NO_TIER)
         sums = self.daily.setdefault(key, dict.fromkeys(DAILY_SUMS, 0))
         sums["visits"] += 1
-        sums["receipts"] += 0 if total_minor > 0 and refunded_minor >= total_minor else 1
-        sums["check_sum_minor"] += total_minor
-        sums["discount_sum_minor"] += discount_minor
-        sums["items"] += item_count
-        sums["refunds_minor"] += refunded_minor
-        sums["refunded_discount_minor"] += refunded_discount_minor
-        guest = (venue_id, day, program_id, member_id, tier_code or NO_TIER)
+        guest = (*key[:3], fact.member_id, key[3])
         self.guests[guest] = self.guests.get(guest, 0) + 1
+        if not fact.has_receipt:
+            return
+        refunded_in_full = fact.total_minor > 0 and fact.refunded_minor >= fact.total_minor
+        sums["checked"] += 1
+        sums["receipts"] += 0 if refunded_in_full else 1
+        sums["check_sum_minor"] += fact.total_minor
+        sums["discount_sum_minor"] += fact.discount_minor
+        sums["items"] += 0 if refunded_in_full else fact.item_count
+        sums["refunds_minor"] += fact.refunded_minor
+        sums["refunded_discount_minor"] += fact.refunded_discount_minor
 
     def daily_rows(self) -> list[dict[str, Any]]:
         return [{**dict(zip(DAILY_KEY, k, strict=True)), **v} for k, v in self.daily.items()]
@@ -160,9 +196,10 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-async def receipt_span(session: AsyncSession) -> tuple[dt.date, dt.date] | None:
-    """The UTC days of the first and last receipt, or None when there are none."""
-    row = (await session.execute(select(func.min(Receipt.closed_at), func.max(Receipt.closed_at)))).one()
+async def visit_span(session: AsyncSession) -> tuple[dt.date, dt.date] | None:
+    """The UTC days of the first and last verified visit (with the zone margin), or None without any."""
+    query = select(func.min(Visit.verified_at), func.max(Visit.verified_at))
+    row = (await session.execute(query)).one()
     first, last = cast("dt.datetime | None", row[0]), cast("dt.datetime | None", row[1])
     if first is None or last is None:
         return None
@@ -170,54 +207,71 @@ async def receipt_span(session: AsyncSession) -> tuple[dt.date, dt.date] | None:
 
 
 def rebuild_ranges(since: dt.date | None, span: tuple[dt.date, dt.date]) -> list[tuple[dt.date, dt.date]]:
-    """The month ranges a rebuild walks: from `since` (or the first receipt) to the last receipt."""
+    """The month ranges a rebuild walks: from `since` (or the first visit) to the last visit."""
     first = max(since, span[0]) if since else span[0]
     return list(_months(first, span[1]))
 
 
+_FACT_COLUMNS = (
+    Visit.venue_id,
+    Visit.program_id,
+    Visit.member_id,
+    Visit.verified_at,
+    Visit.tier_code,
+    Venue.timezone,
+    Receipt.id.label("receipt_id"),
+    Receipt.total_minor,
+    Receipt.discount_minor,
+    Receipt.item_count,
+    Receipt.refunded_minor,
+    Receipt.refunded_discount_minor,
+)
+
+
+def _fact(row: Any, day: dt.date) -> Fact:
+    receipt = (
+        {}
+        if row.receipt_id is None
+        else {
+            "has_receipt": True,
+            "total_minor": row.total_minor,
+            "discount_minor": row.discount_minor,
+            "item_count": row.item_count,
+            "refunded_minor": row.refunded_minor,
+            "refunded_discount_minor": row.refunded_discount_minor,
+        }
+    )
+    return Fact(
+        venue_id=row.venue_id,
+        day=day,
+        program_id=row.program_id,
+        member_id=row.member_id,
+        tier_code=row.tier_code,
+        **receipt,
+    )
+
+
 async def rebuild_range(session: AsyncSession, start: dt.date, end: dt.date, since: dt.date | None) -> int:
-    """Replace the rollups of local dates in [max(start, since), end) by those recomputed from receipts."""
+    """Replace the rollups of local dates in [max(start, since), end) by those recomputed from the verified
+    visits (not cancelled) and their receipts; how many visits were counted."""
     low = max(start, since) if since else start
     query = (
-        select(
-            Receipt.venue_id,
-            Receipt.program_id,
-            Receipt.member_id,
-            Receipt.closed_at,
-            Receipt.total_minor,
-            Receipt.discount_minor,
-            Receipt.item_count,
-            Receipt.refunded_minor,
-            Receipt.refunded_discount_minor,
-            Visit.tier_code,
-            Venue.timezone,
-        )
-        .join(Visit, Visit.id == Receipt.visit_id)
-        .join(Venue, Venue.id == Receipt.venue_id)
+        select(*_FACT_COLUMNS)
+        .join(Venue, Venue.id == Visit.venue_id)
+        .outerjoin(Receipt, Receipt.visit_id == Visit.id)
         .where(
-            Receipt.closed_at >= _midnight(low) - ZONE_MARGIN,
-            Receipt.closed_at < _midnight(end) + ZONE_MARGIN,
+            Visit.status != CANCELLED,
+            Visit.verified_at >= _midnight(low) - ZONE_MARGIN,
+            Visit.verified_at < _midnight(end) + ZONE_MARGIN,
         )
     )
     totals = Totals()
     count = 0
     for row in await session.execute(query):
-        day = local_date(row.closed_at, row.timezone)
-        if not low <= day < end:
-            continue
-        count += 1
-        totals.add(
-            venue_id=row.venue_id,
-            day=day,
-            program_id=row.program_id,
-            member_id=row.member_id,
-            tier_code=row.tier_code,
-            total_minor=row.total_minor,
-            discount_minor=row.discount_minor,
-            item_count=row.item_count,
-            refunded_minor=row.refunded_minor,
-            refunded_discount_minor=row.refunded_discount_minor,
-        )
+        day = local_date(row.verified_at, row.timezone)
+        if low <= day < end:
+            count += 1
+            totals.add(_fact(row, day))
     for table in (StatsDaily, StatsDailyGuest):
         await session.execute(delete(table).where(table.local_date >= low, table.local_date < end))
     await insert_rows(session, StatsDaily, totals.daily_rows())

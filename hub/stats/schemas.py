@@ -12,18 +12,24 @@ GroupBy = Literal["day", "week", "month", "venue", "tier"]
 
 
 class Figures(OutputStruct):
-    """The numbers of one group: closed visits, distinct guests, net check and discount sums."""
+    """The numbers of one group: verified visits, distinct guests, receipts, net check and discount sums."""
 
-    visits: int
+    visits: int  # verified visits (not cancelled), on the venue-local day of verification
     unique_guests: int
-    receipts: int
+    receipts: int  # the visits' receipts, not refunded in full
+    visits_awaiting_check: int  # verified visits without a receipt yet
     check_sum_minor: int
     average_check_minor: int
     discount_sum_minor: int
 
 
 class TierFigures(Figures):
+    """A tier of one program (two programs' "gold" are two rows), with the name that program gives it."""
+
+    program_id: uuid.UUID
+    program_name: str
     tier_code: str | None
+    tier_name: str | None  # None: no tier, or a tier the program no longer has
 
 
 class ProgramFigures(Figures):
@@ -37,6 +43,13 @@ class DayFigures(Figures):
     date: dt.date
 
 
+class Suppressed(OutputStruct):
+    """Rows of a table left out because each had fewer than k_anonymity distinct guests."""
+
+    table: str  # by_day | by_tier
+    rows: int
+
+
 class VenueStats(OutputStruct):
     venue_id: uuid.UUID
     date_from: dt.date
@@ -45,12 +58,17 @@ class VenueStats(OutputStruct):
     visits: int
     unique_guests: int
     receipts: int
+    visits_awaiting_check: int
     check_sum_minor: int
     average_check_minor: int
     discount_sum_minor: int
     by_tier: list[TierFigures]
     by_program: list[ProgramFigures]
     by_day: list[DayFigures]
+    # None: the venue's own view, in full (venue, partner, admin keys); a concierge's view hides the
+    # days and tiers with fewer distinct guests than this, and says how many in `suppressed`
+    k_anonymity: int | None
+    suppressed: list[Suppressed]
 
 
 class VenueRow(OutputStruct):
@@ -65,7 +83,9 @@ class VenueRow(OutputStruct):
 
 
 class PartnerRow(OutputStruct):
-    partner_id: uuid.UUID
+    """A partner in the ranking; `partner_id` None is the "other" row of partners with too few guests."""
+
+    partner_id: uuid.UUID | None
     partner_name: str
     visits: int
     unique_guests: int
@@ -97,6 +117,7 @@ class ProgramStats(OutputStruct):
     visits: int
     unique_guests: int
     receipts: int
+    visits_awaiting_check: int
     check_sum_minor: int
     average_check_minor: int
     discount_sum_minor: int
@@ -113,10 +134,12 @@ class SummaryRow(OutputStruct):
     label: str
     cards_issued: int | None  # None where cards are not attributable (group_by=venue)
     registered: int
+    visits: int  # verified visits, whether or not their check has come
+    visits_awaiting_check: int
     purchase_sum_minor: int
     purchase_count: int
     average_check_minor: int
-    items_per_check: float
+    items_per_check: float  # items (by quantity: 3 x a dish is 3, a weighed line 1) per receipt
 
 
 class SummaryReport(OutputStruct):
@@ -125,6 +148,7 @@ class SummaryReport(OutputStruct):
     date_from: dt.date
     date_to: dt.date
     group_by: GroupBy
+    k_anonymity: int  # group_by=venue lists venues of at least this many distinct guests, the rest as "other"
     total: SummaryRow
     rows: list[SummaryRow]
 

@@ -6,16 +6,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.flow.models import Receipt
+from hub.flow.models import Receipt, Visit
 from hub.schema import decode_cursor, page_of
 from hub.scope import Scope
 from hub.stats import rfm
 from hub.stats import schemas as s
 from hub.stats.models import RfmRun, RfmScore
-from hub.stats.rollups import insert_rows
+from hub.stats.rollups import CANCELLED, insert_rows
 from hub.stats.service import visible_program
 from partners.models import Member
 
@@ -25,27 +25,10 @@ DEFAULT_WINDOW_DAYS = 365
 async def refresh(
     session: AsyncSession, who: Scope, program_id: uuid.UUID, *, now: dt.datetime, window_days: int
 ) -> None:
-    """Score every member with a purchase in the window (receipts not refunded in full)."""
+    """Score every member with a verified visit in the window (cancelled ones do not count): recency from
+    the last visit, frequency the visits, monetary their receipts net of refunds."""
     program = await visible_program(session, who, program_id)
-    net = Receipt.total_minor - Receipt.refunded_minor
-    query = (
-        select(
-            Receipt.member_id,
-            func.max(Receipt.closed_at),
-            func.count(Receipt.id),
-            func.sum(net),
-            Member.tier_code,
-        )
-        .join(Member, Member.id == Receipt.member_id)
-        .where(
-            Receipt.program_id == program.id,
-            Receipt.closed_at > now - dt.timedelta(days=window_days),
-            Receipt.closed_at <= now,
-            or_(Receipt.refunded_minor < Receipt.total_minor, Receipt.total_minor == 0),
-        )
-        .group_by(Receipt.member_id, Member.tier_code)
-    )
-    rows = list(await session.execute(query))
+    rows = await _activity(session, program.id, now - dt.timedelta(days=window_days), now)
     recency = [max((now - _aware(last)).days, 0) for _, last, _, _, _ in rows]
     r_scores = rfm.quintiles(recency, higher_is_better=False)
     f_scores = rfm.quintiles([int(n) for _, _, n, _, _ in rows])
@@ -78,6 +61,31 @@ async def refresh(
         )
     )
     await session.flush()
+
+
+async def _activity(
+    session: AsyncSession, program_id: uuid.UUID, since: dt.datetime, until: dt.datetime
+) -> list[Any]:
+    """(member, last visit, visits, net spend, tier) of each member verified in (since, until]."""
+    query = (
+        select(
+            Visit.member_id,
+            func.max(Visit.verified_at),
+            func.count(Visit.id),
+            func.coalesce(func.sum(Receipt.total_minor - Receipt.refunded_minor), 0),
+            Member.tier_code,
+        )
+        .join(Member, Member.id == Visit.member_id)
+        .outerjoin(Receipt, Receipt.visit_id == Visit.id)
+        .where(
+            Visit.program_id == program_id,
+            Visit.verified_at > since,
+            Visit.verified_at <= until,
+            Visit.status != CANCELLED,
+        )
+        .group_by(Visit.member_id, Member.tier_code)
+    )
+    return list(await session.execute(query))
 
 
 def _aware(at: Any) -> dt.datetime:

@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,7 @@ from hub.stats import schemas as s
 from hub.stats.models import NO_TIER, StatsDaily, StatsDailyGuest
 from hub.stats.rollups import local_date
 from partners import visibility
-from partners.models import Partner, Program, Venue
+from partners.models import Partner, Program, Tier, Venue
 from partners.rules import div_half_up
 
 K_ANONYMITY = 5  # a venue or district is listed only when at least this many distinct guests came
@@ -55,6 +56,7 @@ def date_range(date_from: dt.date | None, date_to: dt.date | None, today: dt.dat
 @dataclass
 class Sums:
     visits: int = 0
+    checked: int = 0
     receipts: int = 0
     check_minor: int = 0
     refunds_minor: int = 0
@@ -64,6 +66,7 @@ class Sums:
 
     def add(self, row: Any) -> None:
         self.visits += int(row.visits)
+        self.checked += int(row.checked)
         self.receipts += int(row.receipts)
         self.check_minor += int(row.check_sum_minor)
         self.refunds_minor += int(row.refunds_minor)
@@ -80,6 +83,11 @@ class Sums:
         return self.discount_minor - self.refunded_discount_minor
 
     @property
+    def awaiting_check(self) -> int:
+        """Verified visits whose receipt has not come (cancelled ones are not counted at all)."""
+        return self.visits - self.checked
+
+    @property
     def average_check_minor(self) -> int:
         return div_half_up(max(self.net_check_minor, 0), self.receipts) if self.receipts else 0
 
@@ -88,6 +96,7 @@ class Sums:
             "visits": self.visits,
             "unique_guests": unique_guests,
             "receipts": self.receipts,
+            "visits_awaiting_check": self.awaiting_check,
             "check_sum_minor": self.net_check_minor,
             "average_check_minor": self.average_check_minor,
             "discount_sum_minor": self.net_discount_minor,
@@ -96,6 +105,7 @@ class Sums:
 
 _SUM_COLUMNS = (
     func.sum(StatsDaily.visits).label("visits"),
+    func.sum(StatsDaily.checked).label("checked"),
     func.sum(StatsDaily.receipts).label("receipts"),
     func.sum(StatsDaily.check_sum_minor).label("check_sum_minor"),
     func.sum(StatsDaily.refunds_minor).label("refunds_minor"),
@@ -167,7 +177,8 @@ async def venue_stats(
     date_to: dt.date | None = None,
     program_id: uuid.UUID | None = None,
 ) -> s.VenueStats:
-    """A venue's numbers, every program's; a concierge gets only its own programs' part."""
+    """A venue's numbers, every program's, in full for the venue, its partner and an admin; a concierge
+    gets only its own programs' part, k-anonymised."""
     venue = await session.scalar(select(Venue).where(Venue.id == venue_id, visibility.venues(who)))
     if venue is None:
         raise StatsVenueNotFoundError()
@@ -181,22 +192,19 @@ async def venue_stats(
     cells = await sums_by(session, daily, StatsDaily.program_id, StatsDaily.tier_code, StatsDaily.local_date)
     by_tier, by_program, by_day = _regroup(cells)
     unique = (await guests_by(session, guests)).get(None, 0)
-    tier_guests = await guests_by(session, guests, StatsDailyGuest.tier_code)
+    tier_guests = await guests_by(session, guests, StatsDailyGuest.program_id, StatsDailyGuest.tier_code)
     program_guests = await guests_by(session, guests, StatsDailyGuest.program_id)
     day_guests = await guests_by(session, guests, StatsDailyGuest.local_date)
     known = {p.id: p for p in await session.scalars(select(Program).where(Program.id.in_(by_program)))}
     currencies = {p.currency for p in known.values()}
     total = _total(by_program.values())
-    return s.VenueStats(
+    answer = s.VenueStats(
         venue_id=venue.id,
         date_from=start,
         date_to=end,
         currency=currencies.pop() if len(currencies) == 1 else None,
         **total.figures(unique),
-        by_tier=[
-            s.TierFigures(tier_code=tier or None, **sums.figures(tier_guests.get(tier, 0)))
-            for tier, sums in sorted(by_tier.items())
-        ],
+        by_tier=await _tier_rows(session, by_tier, tier_guests, known),
         by_program=[
             s.ProgramFigures(
                 program_id=pid,
@@ -211,15 +219,69 @@ async def venue_stats(
             s.DayFigures(date=day, **sums.figures(day_guests.get(day, 0)))
             for day, sums in sorted(by_day.items())
         ],
+        k_anonymity=None,
+        suppressed=[],
     )
+    return anonymised(answer, K_ANONYMITY) if who.role == "concierge" else answer
 
 
-def _regroup(cells: dict[Any, Sums]) -> tuple[dict[str, Sums], dict[uuid.UUID, Sums], dict[dt.date, Sums]]:
-    by_tier: dict[str, Sums] = defaultdict(Sums)
+def anonymised(answer: s.VenueStats, k: int) -> s.VenueStats:
+    """The coalition's view of one venue: the days and tiers of fewer than k distinct guests are left
+    out, and the answer says how many of each were (the totals and programs stay)."""
+    days = [row for row in answer.by_day if row.unique_guests >= k]
+    tiers = [row for row in answer.by_tier if row.unique_guests >= k]
+    suppressed = [
+        s.Suppressed(table=table, rows=hidden)
+        for table, hidden in (
+            ("by_day", len(answer.by_day) - len(days)),
+            ("by_tier", len(answer.by_tier) - len(tiers)),
+        )
+        if hidden
+    ]
+    return msgspec.structs.replace(answer, by_day=days, by_tier=tiers, k_anonymity=k, suppressed=suppressed)
+
+
+TierKey = tuple[uuid.UUID, str]  # (program_id, tier_code): two programs' "gold" are two tiers
+
+
+async def _tier_rows(
+    session: AsyncSession,
+    by_tier: dict[TierKey, Sums],
+    tier_guests: dict[Any, int],
+    programs: dict[uuid.UUID, Program],
+) -> list[s.TierFigures]:
+    """One row per (program, tier), named as the program names the tier, by program name then code."""
+    found = await session.execute(
+        select(Tier.program_id, Tier.code, Tier.name).where(Tier.program_id.in_({p for p, _ in by_tier}))
+    )
+    names = {(program_id, code): name for program_id, code, name in found}
+    return [
+        s.TierFigures(
+            program_id=program_id,
+            program_name=programs[program_id].name,
+            tier_code=tier or None,
+            tier_name=names.get((program_id, tier)),
+            **sums.figures(tier_guests.get((program_id, tier), 0)),
+        )
+        for (program_id, tier), sums in sorted(
+            by_tier.items(), key=lambda item: (programs[item[0][0]].name, item[0][1])
+        )
+    ]
+
+
+def _regroup(
+    cells: dict[Any, Sums],
+) -> tuple[dict[TierKey, Sums], dict[uuid.UUID, Sums], dict[dt.date, Sums]]:
+    by_tier: dict[TierKey, Sums] = defaultdict(Sums)
     by_program: dict[uuid.UUID, Sums] = defaultdict(Sums)
     by_day: dict[dt.date, Sums] = defaultdict(Sums)
     for (program_id, tier_code, day), sums in cells.items():
-        for group, key in ((by_tier, tier_code), (by_program, program_id), (by_day, day)):
+        groups: tuple[tuple[dict[Any, Sums], Any], ...] = (
+            (by_tier, (program_id, tier_code)),
+            (by_program, program_id),
+            (by_day, day),
+        )
+        for group, key in groups:
             group[key] = _total([group[key], sums])
     return by_tier, by_program, by_day
 
@@ -245,7 +307,8 @@ async def program_stats(
     date_to: dt.date | None = None,
     k: int = K_ANONYMITY,
 ) -> s.ProgramStats:
-    """A program's numbers across venues: ranking of venues and districts only where ≥ k guests came."""
+    """A program's numbers across venues: venues, partners and districts listed only where ≥ k distinct
+    guests came (the rest as one "other" row, itself shown only from k guests on)."""
     program = await visible_program(session, who, program_id)
     start, end = date_range(date_from, date_to, now.date())
     daily = [StatsDaily.program_id == program.id, StatsDaily.local_date.between(start, end)]
@@ -263,7 +326,7 @@ async def program_stats(
         k_anonymity=k,
         **total.figures(unique),
         top_venues=await _top_venues(session, guests, per_venue, venue_guests, venues, k),
-        by_partner=await _by_partner(session, guests, per_venue, venues),
+        by_partner=await _by_partner(session, guests, per_venue, venues, k),
         by_district=await _by_district(session, guests, per_venue, venues, k),
         referrals=await referral_figures(session, program.id, start, end),
     )
@@ -319,24 +382,32 @@ async def _by_partner(
     guests: list[ColumnElement[bool]],
     per_venue: dict[uuid.UUID, Sums],
     venues: dict[uuid.UUID, Venue],
+    k: int,
 ) -> list[s.PartnerRow]:
+    """Partners with at least k distinct guests, then the others as one row (itself shown from k on)."""
     partner_guests = await guests_by(session, guests, Venue.partner_id, join_venue=True)
     grouped = _group(per_venue, lambda vid: venues[vid].partner_id)
-    found = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(grouped)))
+    shown = {pid for pid in grouped if partner_guests.get(pid, 0) >= k}
+    found = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(shown)))
     names = {partner_id: name for partner_id, name in found}
-    return sorted(
+    rows = sorted(
         (
             s.PartnerRow(
                 partner_id=pid,
                 partner_name=names[pid],
-                visits=sums.visits,
-                unique_guests=partner_guests.get(pid, 0),
-                check_sum_minor=sums.net_check_minor,
+                visits=grouped[pid].visits,
+                unique_guests=partner_guests[pid],
+                check_sum_minor=grouped[pid].net_check_minor,
             )
-            for pid, sums in grouped.items()
+            for pid in shown
         ),
         key=lambda row: (-row.visits, row.partner_name),
     )
+    hidden = [vid for vid in per_venue if venues[vid].partner_id not in shown]
+    other = await _other(session, guests, per_venue, hidden, k)
+    if other is not None:
+        rows.append(s.PartnerRow(partner_id=None, partner_name=OTHER, **other))
+    return rows
 
 
 async def _by_district(

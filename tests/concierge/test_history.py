@@ -82,7 +82,12 @@ async def test_history_totals_favourites_and_visits(desk: Desk) -> None:
     assert newest["receipt_id"] is None
     assert (newest["check_sum_minor"], newest["discount_minor"], newest["total_minor"]) == (None, None, None)
     assert newest["venue"]["id"] == world.venue["id"]
-    assert middle["venue"] == {"id": second["id"], "name": second["name"], "district": "Tverskoy"}
+    assert middle["venue"] == {
+        "id": second["id"],
+        "name": second["name"],
+        "district": "Tverskoy",
+        "timezone": "Europe/Moscow",
+    }
     assert (middle["check_sum_minor"], middle["discount_minor"], middle["total_minor"]) == (
         30_000,
         3_000,

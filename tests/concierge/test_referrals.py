@@ -43,6 +43,7 @@ async def test_booking_by_member_id(desk: Desk) -> None:
         "id": desk.world.venue["id"],
         "name": desk.world.venue["name"],
         "district": desk.world.venue["district"],
+        "timezone": desk.world.venue["timezone"],
     }
     assert dt.datetime.fromisoformat(body["expected_at"]) == expected
     assert dt.datetime.fromisoformat(body["window_opens_at"]) == expected - dt.timedelta(hours=12)

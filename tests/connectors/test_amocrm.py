@@ -552,6 +552,11 @@ async def test_the_server_enforces_its_limit(server: AmoCrmServer, http: aiohttp
             {"referral_id": "r", "visit_id": "v"},
             "приглашённый гость пришёл в «Пельменная №1»",
         ),
+        (
+            "visit.cancelled",
+            {"visit_id": "v", "reason": "Гость ушёл"},
+            "в «Пельменная №1» отменён, без чека. Причина: Гость ушёл.",
+        ),
     ],
 )
 def test_note_text_per_event_type(event_type: str, data: dict[str, Any], expected: str) -> None:

@@ -325,7 +325,8 @@ async def test_csv_round_trip(coalition: Coalition, clock: FrozenClock) -> None:
     assert response.headers["content-type"].startswith("text/csv; charset=utf-8")
     assert 'filename="settlement.csv"' in response.headers["content-disposition"]
     assert response.content.count(b"\r\n") == len(statement["lines"]) + 1  # RFC 4180 line ends
-    reader = csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline=""))
+    assert response.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads it as UTF-8
+    reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline=""))
     assert reader.fieldnames == LINE_COLUMNS
     parsed: list[dict[str, Any]] = [
         {k: int(v) if k in MONEY else v for k, v in row.items()} for row in reader
@@ -336,7 +337,7 @@ async def test_csv_round_trip(coalition: Coalition, clock: FrozenClock) -> None:
 
 async def test_xlsx_round_trip(coalition: Coalition, clock: FrozenClock) -> None:
     """?format=xlsx answers a real workbook: a bold header row, the same values as JSON, and money in number
-    cells."""
+    cells, in roubles with the rouble format."""
     await _month_with_refund(coalition, clock)
     statement = await coalition.statement("2026-11")
     response = await coalition.client.get(
@@ -350,12 +351,17 @@ async def test_xlsx_round_trip(coalition: Coalition, clock: FrozenClock) -> None
     assert [c.value for c in rows[0]] == LINE_COLUMNS
     assert all(c.font.b for c in rows[0])
     values = [dict(zip(LINE_COLUMNS, (c.value for c in row), strict=True)) for row in rows[1:]]
-    assert values == _expected_rows(statement)
+    in_roubles = [
+        {k: v / 100 if k.endswith("_minor") else v for k, v in row.items()}
+        for row in _expected_rows(statement)
+    ]
+    assert values == in_roubles  # money in major units in a workbook
     for row in rows[1:]:
         for column, cell in zip(LINE_COLUMNS, row, strict=True):
             if column in MONEY:
                 assert cell.data_type == "n", column
-                assert isinstance(cell.value, int), (column, cell.value)
+                assert isinstance(cell.value, (int, float)), (column, cell.value)
+                assert ("₽" in cell.number_format) == column.endswith("_minor"), column
             else:
                 assert cell.data_type == "s", column
     assert sheet.column_dimensions["B"].width >= len("partner.name")

@@ -35,7 +35,7 @@ async def test_the_venue_dashboard_shows_the_receipt_it_just_got(
     await expect(page.locator("#f-guests")).to_have_text("1")
     await expect(page.locator("#f-sum")).to_have_text(money(check_sum, "RUB", "en"))
     await expect(page.locator("#by-program")).to_contain_text(world.program["name"])
-    await expect(page.locator("#by-tier")).to_contain_text("silver")
+    await expect(page.locator("#by-tier")).to_contain_text("Silver")
     await expect(page.locator(".chart svg").first).to_be_attached()
     await assert_accessible(page)
     await shot(page, "venue-dashboard", database_url)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
 import hub.models  # noqa: F401  # registers every table on Base.metadata
@@ -23,10 +25,28 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            _check_foreign_keys(connection)
+
+
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite changes a table by rebuilding it (batch mode); with foreign keys on, dropping the old table
+    # fails while other rows reference it, so they are off while migrating and checked at the end
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    dangling = connection.execute(text("PRAGMA foreign_key_check")).fetchall()
+    if dangling:
+        raise RuntimeError(f"the migration left rows referencing nothing: {dangling[:5]}")
 
 
 async def _run_async(url: str) -> None:
     database = Database(url)
+    if database.is_sqlite:
+        event.listen(database.engine.sync_engine, "connect", _foreign_keys_off)
     try:
         async with database.engine.connect() as connection:
             await connection.run_sync(_run)

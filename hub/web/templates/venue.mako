@@ -22,6 +22,8 @@
 <dl class="figures" id="figures">
   <div class="figure"><dt>${t("venue.visits")}</dt><dd id="f-visits">${stats.visits}</dd></div>
   <div class="figure"><dt>${t("venue.guests")}</dt><dd id="f-guests">${stats.unique_guests}</dd></div>
+  <div class="figure"><dt>${t("venue.receipts")}</dt><dd id="f-receipts">${stats.receipts}</dd></div>
+  <div class="figure"><dt>${t("venue.awaiting")}</dt><dd id="f-awaiting">${stats.visits_awaiting_check}</dd></div>
   <div class="figure"><dt>${t("venue.check_sum")}</dt><dd id="f-sum">${money(stats.check_sum_minor)}</dd></div>
   <div class="figure"><dt>${t("venue.average")}</dt><dd id="f-average">${money(stats.average_check_minor)}</dd></div>
   <div class="figure"><dt>${t("venue.discounts")}</dt><dd>${money(stats.discount_sum_minor)}</dd></div>
@@ -35,10 +37,10 @@
   % if stats.by_day:
   <div class="chart">${charts["by_day"] | n}</div>
   <div class="table-wrap"><table>
-    <thead><tr><th scope="col">${t("venue.date")}</th><th scope="col" class="num">${t("venue.visits")}</th><th scope="col" class="num">${t("venue.guests")}</th><th scope="col" class="num">${t("venue.check_sum")}</th><th scope="col" class="num">${t("venue.average")}</th></tr></thead>
+    <thead><tr><th scope="col">${t("venue.date")}</th><th scope="col" class="num">${t("venue.visits")}</th><th scope="col" class="num">${t("venue.guests")}</th><th scope="col" class="num">${t("venue.awaiting")}</th><th scope="col" class="num">${t("venue.check_sum")}</th><th scope="col" class="num">${t("venue.average")}</th></tr></thead>
     <tbody>
     % for d in stats.by_day:
-      <tr><th scope="row">${d.date}</th><td class="num">${d.visits}</td><td class="num">${d.unique_guests}</td><td class="num">${money(d.check_sum_minor)}</td><td class="num">${money(d.average_check_minor)}</td></tr>
+      <tr><th scope="row">${d.date}</th><td class="num">${d.visits}</td><td class="num">${d.unique_guests}</td><td class="num">${d.visits_awaiting_check}</td><td class="num">${money(d.check_sum_minor)}</td><td class="num">${money(d.average_check_minor)}</td></tr>
     % endfor
     </tbody>
   </table></div>
@@ -64,10 +66,10 @@
 <section class="card" aria-labelledby="tier-title">
   <h2 id="tier-title">${t("venue.by_tier")}</h2>
   <div class="table-wrap"><table id="by-tier">
-    <thead><tr><th scope="col">${t("venue.tier")}</th><th scope="col" class="num">${t("venue.visits")}</th><th scope="col" class="num">${t("venue.check_sum")}</th><th scope="col" class="num">${t("venue.average")}</th></tr></thead>
+    <thead><tr><th scope="col">${t("venue.tier")}</th><th scope="col">${t("venue.program")}</th><th scope="col" class="num">${t("venue.visits")}</th><th scope="col" class="num">${t("venue.check_sum")}</th><th scope="col" class="num">${t("venue.average")}</th></tr></thead>
     <tbody>
     % for r in stats.by_tier:
-      <tr><th scope="row">${r.tier_code or "—"}</th><td class="num">${r.visits}</td><td class="num">${money(r.check_sum_minor)}</td><td class="num">${money(r.average_check_minor)}</td></tr>
+      <tr><th scope="row">${r.tier_name or r.tier_code or "—"}</th><td>${r.program_name}</td><td class="num">${r.visits}</td><td class="num">${money(r.check_sum_minor)}</td><td class="num">${money(r.average_check_minor)}</td></tr>
     % endfor
     </tbody>
   </table></div>

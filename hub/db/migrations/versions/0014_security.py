@@ -1,7 +1,7 @@
 """security: encrypted idempotent answers, SMS budgets per venue and program, venues' personal data cap
 
 Revision ID: 0014_security
-Revises: 0010_merge
+Revises: 0011_stats
 Create Date: 2026-11-27 10:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import hub.db.base
 
 
 revision: str = '0014_security'
-down_revision: str | None = '0010_merge'
+down_revision: str | None = '0011_stats'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
