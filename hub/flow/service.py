@@ -575,7 +575,7 @@ class FlowService:
                 # lock the visit first: a concurrent post of the same check then sees the receipt it wrote
                 visit = await self._visit_here(session, who, visit_id, lock=True)
                 if visit.status != "open":  # a retry of its receipt, or another check for a closed visit
-                    existing = await self._existing_receipt(session, who, data.check_id, digest)
+                    existing = await self._existing_receipt(session, who, visit.id, data.check_id, digest)
                     if existing is not None:
                         return existing, False
                 # an open visit: a check number already used at this venue fails the insert (unique)
@@ -584,19 +584,26 @@ class FlowService:
             # the check number is taken (a concurrent post of it won the race, or another visit has
             # it): answer as for a retry, or 409 for another body
             async with self.database.reader() as session:
-                existing = await self._existing_receipt(session, who, data.check_id, digest)
+                existing = await self._existing_receipt(session, who, visit_id, data.check_id, digest)
             if existing is None:
                 raise VisitClosedError() from None
             return existing, False
 
     async def _existing_receipt(
-        self, session: AsyncSession, who: Scope, check_id: str, digest: str
+        self, session: AsyncSession, who: Scope, visit_id: uuid.UUID, check_id: str, digest: str
     ) -> s.ReceiptAnswer | None:
+        """The receipt this post repeats (same visit, same body), None if the check is unused here."""
         receipt = await session.scalar(
             select(Receipt).where(Receipt.venue_id == who.venue_id, Receipt.check_id == check_id)
         )
         if receipt is None:
             return None
+        if receipt.visit_id != visit_id:
+            raise ReceiptConflictError(
+                "This check_id belongs to another visit at this venue: use the check's own number.",
+                receipt_id=str(receipt.id),
+                visit_id=str(receipt.visit_id),
+            )
         if receipt.request_hash != digest:
             raise ReceiptConflictError(receipt_id=str(receipt.id))
         visit = await session.get_one(Visit, receipt.visit_id)
