@@ -139,10 +139,14 @@ class ReceiptAnswer(OutputStruct):
 
 
 class QuoteAnswer(OutputStruct):
+    """The figures the receipt with the same body gets (discount, bonus paid and earned, total paid)."""
+
     visit_id: uuid.UUID
     currency: str
     subtotal_minor: int
     discount_minor: int
+    bonus_spent_minor: int
+    bonus_accrued_minor: int
     total_minor: int
     bonus_payable_minor: int
     bonus_balance_minor: int

@@ -538,27 +538,26 @@ class FlowService:
         return visit
 
     async def quote(self, who: Scope, visit_id: uuid.UUID, data: s.QuoteCreate) -> s.QuoteAnswer:
+        """What the receipt with this body would get, priced as the receipt prices it; changes nothing."""
         async with self.database.reader() as session:
             visit = await self._visit_here(session, who, visit_id, lock=False)
+            if visit.status != "open":
+                raise VisitClosedError()
             program = await self.catalog.program(session, visit.program_id)
             _check_currency(program, data.currency)
-            priced = _price(visit, data.items)
             member = await session.get_one(Member, visit.member_id)
-            tier = await self._tier(session, program.id, visit.tier_code)
-            payable = 0
-            if program.kind == "venue" and tier is not None:
-                payable = rules.bonus_payable(
-                    priced.total_minor, member.bonus_balance_minor, tier.max_bonus_payment_bp
-                )
+            bill = await self._bill(session, program, visit, member, data.items, data.pay_with_bonus_minor)
             return s.QuoteAnswer(
                 visit_id=visit.id,
                 currency=data.currency,
-                subtotal_minor=priced.subtotal_minor,
-                discount_minor=priced.discount_minor,
-                total_minor=priced.total_minor,
-                bonus_payable_minor=payable,
+                subtotal_minor=bill.priced.subtotal_minor,
+                discount_minor=bill.priced.discount_minor,
+                bonus_spent_minor=bill.bonus_spent_minor,
+                bonus_accrued_minor=bill.bonus_accrued_minor,
+                total_minor=bill.total_minor,
+                bonus_payable_minor=bill.bonus_payable_minor,
                 bonus_balance_minor=member.bonus_balance_minor if program.kind == "venue" else 0,
-                lines=_lines_out(priced),
+                lines=_lines_out(bill.priced),
             )
 
     async def close(
@@ -617,7 +616,8 @@ class FlowService:
         program = await self.catalog.program(session, visit.program_id)
         _check_currency(program, data.currency)
         venue = await self.catalog.venue(session, visit.venue_id)
-        priced = _price(visit, data.items)
+        member = await self._member_of_visit(session, program, visit)
+        bill = await self._bill(session, program, visit, member, data.items, data.pay_with_bonus_minor)
         now = self.clock.now()
         receipt = Receipt(
             visit_id=visit.id,
@@ -628,43 +628,49 @@ class FlowService:
             request_hash=digest,
             currency=data.currency,
             closed_at=data.closed_at,
-            subtotal_minor=priced.subtotal_minor,
-            discount_minor=priced.discount_minor,
-            total_minor=priced.total_minor,
+            subtotal_minor=bill.priced.subtotal_minor,
+            discount_minor=bill.priced.discount_minor,
+            total_minor=bill.total_minor,
             item_count=len(data.items),
-            lines=msgspec.to_builtins(_lines_out(priced)),
+            lines=msgspec.to_builtins(_lines_out(bill.priced)),
             guests=data.guests,
             staff=data.staff,
-            bonus_spent_minor=0,
-            bonus_accrued_minor=0,
+            bonus_spent_minor=bill.bonus_spent_minor,
+            bonus_accrued_minor=bill.bonus_accrued_minor,
             refunded_minor=0,
             refunded_discount_minor=0,
             created_at=now,
         )
         session.add(receipt)
         await session.flush()
-        tier_code = visit.tier_code
-        if program.kind == "venue":
-            member = await self._settle_bonus(session, program, visit, receipt, data.pay_with_bonus_minor)
-        elif data.pay_with_bonus_minor:
-            raise BonusNotAvailableError(
-                "Coalition visits are not paid by bonus.", field="pay_with_bonus_minor"
-            )
-        else:
-            member = await session.get_one(Member, visit.member_id)
-        tier_code = await self._promote(session, program, member, receipt, now) or tier_code
+        await self._book_bonus(session, member, receipt)
+        tier_code = await self._promote(session, program, member, receipt, now) or visit.tier_code
         await rollups.record_receipt(session, visit, receipt, venue)
         visit.status, visit.closed_at = "closed", now
+        await self._announce_receipt(session, program, venue, member, receipt, tier_code, now)
+        return _receipt_answer(receipt, tier_code)
+
+    async def _announce_receipt(
+        self,
+        session: AsyncSession,
+        program: Program,
+        venue: Venue,
+        member: Member,
+        receipt: Receipt,
+        tier_code: str | None,
+        now: dt.datetime,
+    ) -> None:
+        """The receipt.closed event, in the receipt's transaction."""
         await enqueue(
             session,
             event_type="receipt.closed",
             context=_context(program, venue),
             occurred_at=now,
-            member_id=visit.member_id,
+            member_id=receipt.member_id,
             **self._member_part(member),
             data={
-                "visit_id": str(visit.id),
-                "member": {"id": str(visit.member_id), "tier_code": tier_code},
+                "visit_id": str(receipt.visit_id),
+                "member": {"id": str(receipt.member_id), "tier_code": tier_code},
                 "receipt_id": str(receipt.id),
                 "check_id": receipt.check_id,
                 "items": [_event_item(line) for line in receipt.lines],
@@ -678,30 +684,50 @@ class FlowService:
                 "bonus_accrued_minor": receipt.bonus_accrued_minor,
             },
         )
-        return _receipt_answer(receipt, tier_code)
 
-    async def _settle_bonus(
-        self, session: AsyncSession, program: Program, visit: Visit, receipt: Receipt, spend: int
-    ) -> Member:
-        """Pay part by bonus (capped by the tier), then accrue on what was paid in money; the member,
-        locked."""
-        tier = await self._tier(session, program.id, visit.tier_code)
+    async def _member_of_visit(self, session: AsyncSession, program: Program, visit: Visit) -> Member:
+        """The visit's member; locked in a venue program, whose receipt moves the bonus balance."""
+        if program.kind != "venue":
+            return await session.get_one(Member, visit.member_id)
         member = await session.scalar(select(Member).where(Member.id == visit.member_id).with_for_update())
         assert member is not None  # noqa: S101  # the visit's member exists (FK)
-        if spend:
-            payable = rules.bonus_payable(
-                receipt.total_minor, member.bonus_balance_minor, tier.max_bonus_payment_bp if tier else None
-            )
-            if spend > payable:
-                raise BonusNotAvailableError(field="pay_with_bonus_minor", bonus_payable_minor=payable)
-            await self._bonus(session, member, receipt.id, "spend", -spend)
-            receipt.bonus_spent_minor = spend
-            receipt.total_minor -= spend
-        accrued = rules.bonus_accrual(receipt.total_minor, tier.bonus_bp if tier else None)
-        if accrued:
-            await self._bonus(session, member, receipt.id, "accrual", accrued)
-            receipt.bonus_accrued_minor = accrued
         return member
+
+    async def _bill(
+        self,
+        session: AsyncSession,
+        program: Program,
+        visit: Visit,
+        member: Member,
+        items: list[s.ItemIn],
+        spend: int,
+    ) -> rules.Bill:
+        """The check as the quote and the receipt both price it; a bonus payment it cannot take is refused."""
+        if program.kind != "venue" and spend:
+            raise BonusNotAvailableError(
+                "Coalition visits are not paid by bonus.", field="pay_with_bonus_minor"
+            )
+        bonus = None
+        if program.kind == "venue":
+            tier = await self._tier(session, program.id, visit.tier_code)
+            bonus = rules.BonusTerms(
+                balance_minor=member.bonus_balance_minor,
+                bonus_bp=tier.bonus_bp if tier else None,
+                max_bonus_payment_bp=tier.max_bonus_payment_bp if tier else None,
+            )
+        bill = rules.bill(_price(visit, items), bonus, spend)
+        if bill.is_overdrawn:
+            raise BonusNotAvailableError(
+                field="pay_with_bonus_minor", bonus_payable_minor=bill.bonus_payable_minor
+            )
+        return bill
+
+    async def _book_bonus(self, session: AsyncSession, member: Member, receipt: Receipt) -> None:
+        """The ledger entries of a receipt: the bonus paid with it, then the bonus it earned."""
+        if receipt.bonus_spent_minor:
+            await self._bonus(session, member, receipt.id, "spend", -receipt.bonus_spent_minor)
+        if receipt.bonus_accrued_minor:
+            await self._bonus(session, member, receipt.id, "accrual", receipt.bonus_accrued_minor)
 
     async def _bonus(
         self, session: AsyncSession, member: Member, receipt_id: uuid.UUID | None, kind: str, amount: int

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hub.db import Database
 from hub.flow.models import Visit
+from partners.rules import div_half_up
 from tests import builders
 from tests.conftest import error_of
 from tests.flow.conftest import World, receipt_body
@@ -52,3 +56,146 @@ async def test_the_same_check_on_another_guests_visit_is_a_conflict(world: World
     assert (visit.status, visit.closed_at) == ("open", None)
     own = await post_receipt(world, second_visit, receipt_body("ЧЕК-Два"))
     assert own.status_code == 201, own.text
+
+
+# ---- item: the quote prices a check as its receipt does ----
+
+VENUE_TIERS = [
+    {
+        "code": "base",
+        "name": "Базовый",
+        "discount_percent": 5,
+        "bonus_percent": 7,
+        "max_bonus_payment_percent": 30,
+    },
+    {
+        "code": "vip",
+        "name": "VIP Гость",
+        "discount_percent": 12.5,
+        "bonus_percent": 10,
+        "max_bonus_payment_percent": 50,
+        "welcome_bonus_minor": 50_000,
+        "promote_when": {"metric": "spent", "over": 400_000, "period_days": 365},
+    },
+]
+_checks = itertools.count(1)
+
+
+async def venue_card(world: World, balance_minor: int = 0) -> dict[str, Any]:
+    """A member of a venue program of the world's partner (bonus, tier discount, auto-promotion)."""
+    program = await builders.program(
+        world.client,
+        kind="venue",
+        owner=world.partner,
+        card_rules=[{"type": "prefix", "value": "99"}],
+        tiers=VENUE_TIERS,
+    )
+    member = await builders.member(world.client, program, card_number="9900000000001", tier_code="base")
+    if balance_minor:
+        visit = (await world.scan(member["card_number"])).json()["visit_id"]
+        price = div_half_up(balance_minor * 10_000, 7 * 95)  # 7 % bonus on the 95 % left after 5 %
+        seed = receipt_body("SEED", items=[{"name": "Сет", "quantity": 1, "unit_price_minor": price}])
+        assert (await post_receipt(world, visit, seed)).status_code == 201
+    return member
+
+
+items_strategy = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["Борщ", "Steak", "Вино Barolo"]),
+            "category": st.sampled_from(["food", "alcohol", "Alcohol", None]),
+            "quantity": st.sampled_from([0.001, 0.5, 1, 1.25, 3]),
+            "unit_price_minor": st.integers(min_value=0, max_value=2_000_000),
+        }
+    ),
+    min_size=1,
+    max_size=4,
+)
+FIGURES = ("subtotal_minor", "discount_minor", "bonus_spent_minor", "bonus_accrued_minor", "total_minor")
+
+
+async def quote_then_receipt(world: World, visit_id: str, body: dict[str, Any]) -> tuple[Any, Any]:
+    quote_body = {k: v for k, v in body.items() if k != "check_id"}
+    quote = await world.client.post(f"/v1/visits/{visit_id}/quote", json=quote_body, headers=world.till)
+    receipt = await post_receipt(world, visit_id, body)
+    return quote, receipt
+
+
+def same_answer(quote: Any, receipt: Any) -> None:
+    """A quote and its receipt agree: the same figures and lines, or the same refusal."""
+    if receipt.status_code == 201:
+        assert quote.status_code == 200, quote.text
+        assert {k: quote.json()[k] for k in FIGURES} == {k: receipt.json()[k] for k in FIGURES}
+        assert quote.json()["lines"] == receipt.json()["lines"]
+    else:
+        assert (quote.status_code, error_of(quote)["code"]) == (
+            receipt.status_code,
+            error_of(receipt)["code"],
+        )
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=items_strategy, share=st.sampled_from([0, 0.3, 0.999, 1, 1.01]))
+async def test_a_venue_quote_and_its_receipt_agree(
+    world: World, items: list[dict[str, Any]], share: float
+) -> None:
+    """For any check and bonus payment, a venue card's quote gives the receipt's discount, bonus paid,
+    bonus accrued and total (or the receipt's refusal)."""
+    card = world.__dict__.setdefault("venue_card", None) or await venue_card(world, 20_000)
+    world.__dict__["venue_card"] = card
+    visit_id = (await world.scan(card["card_number"])).json()["visit_id"]
+    probe = await world.client.post(
+        f"/v1/visits/{visit_id}/quote", json={"currency": "RUB", "items": items}, headers=world.till
+    )
+    assert probe.status_code == 200, probe.text
+    spend = int(probe.json()["bonus_payable_minor"] * share)
+    if share > 1:
+        spend += 1
+    body = receipt_body(f"V-{next(_checks)}", items=items, pay_with_bonus_minor=spend)
+    quote, receipt = await quote_then_receipt(world, visit_id, body)
+    same_answer(quote, receipt)
+    if receipt.status_code == 201:
+        assert receipt.json()["bonus_spent_minor"] == spend
+        assert receipt.json()["total_minor"] == probe.json()["total_minor"] - spend
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=items_strategy, spend=st.sampled_from([0, 0, 1]))
+async def test_a_coalition_quote_and_its_receipt_agree(
+    world: World, items: list[dict[str, Any]], spend: int
+) -> None:
+    """For any check, a coalition quote gives the receipt's figures (excluded categories, the cap), and a
+    bonus payment is refused by both alike."""
+    guest = await builders.member(world.client, world.program, name="Гость Тестовый")
+    visit_id = await visit_of(world, guest["card_number"])  # a guest per example: PIN send limits
+    body = receipt_body(f"C-{next(_checks)}", items=items, pay_with_bonus_minor=spend)
+    quote, receipt = await quote_then_receipt(world, visit_id, body)
+    same_answer(quote, receipt)
+
+
+async def test_a_quote_with_bonus_shows_the_money_left_to_pay_and_the_bonus_earned(world: World) -> None:
+    """Paying 5 700 of a 20 000 check (19 000 after 5 %) by bonus: the quote's total is 13 300 and it shows
+    the 931 (7 %) the money part earns, as the receipt does."""
+    card = await venue_card(world, 20_000)
+    visit_id = (await world.scan(card["card_number"])).json()["visit_id"]
+    body = receipt_body(
+        "Q-1",
+        items=[{"name": "Сет дня", "quantity": 1, "unit_price_minor": 20_000}],
+        pay_with_bonus_minor=5_700,
+    )
+    quote, receipt = await quote_then_receipt(world, visit_id, body)
+    assert quote.status_code == 200, quote.text
+    assert quote.json()["total_minor"] == 19_000 - 5_700
+    assert quote.json()["bonus_accrued_minor"] == 931  # 7 % of 13 300
+    same_answer(quote, receipt)
+
+
+async def test_a_quote_on_a_closed_visit_is_visit_closed(world: World) -> None:
+    """Once its receipt is in, the visit is quoted no more: 409 visit_closed."""
+    visit_id = await world.verified_visit()
+    assert (await post_receipt(world, visit_id, receipt_body("ЗАКРЫТ-1"))).status_code == 201
+    body = receipt_body()
+    body.pop("check_id")
+    quote = await world.client.post(f"/v1/visits/{visit_id}/quote", json=body, headers=world.till)
+    assert quote.status_code == 409, quote.text
+    assert error_of(quote)["code"] == "visit_closed"
