@@ -50,6 +50,57 @@ def reversal(figure: int, whole: int, before: int, after: int) -> int:
 
 
 @dataclass(frozen=True)
+class Check:
+    """A receipt as a refund sees it: paid in money (total), the discount, the bonus paid and earned."""
+
+    total_minor: int
+    discount_minor: int
+    bonus_spent_minor: int = 0
+    bonus_accrued_minor: int = 0
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """One refund: the money given back and its share of the discount and of both bonus movements."""
+
+    amount_minor: int  # money refunded (a part of the check's total_minor, never the bonus paid)
+    discount_reversed_minor: int
+    bonus_reversed_minor: int  # of the bonus the check earned: taken back from the balance
+    bonus_returned_minor: int  # of the bonus paid with the check: given back to the balance
+
+
+def refund_of(
+    check: Check, *, refunded_minor: int, returned_minor: int, amount_minor: int | None
+) -> Refunded | None:
+    """The refund of amount_minor of money (None: all that is left), or None when that is not refundable.
+
+    Every part is the cumulative reversal over the money paid, so partial refunds add up to exactly the full
+    refund. A check paid wholly by bonus (total 0) is refunded at once, without an amount: its bonus is
+    returned, its discount reversed.
+    """
+    if check.total_minor > 0:
+        left = check.total_minor - refunded_minor
+        amount = left if amount_minor is None else amount_minor
+        if not 0 < amount <= left:
+            return None
+        whole, before, after = check.total_minor, refunded_minor, refunded_minor + amount
+    else:
+        if amount_minor is not None or returned_minor >= check.bonus_spent_minor:
+            return None
+        amount, whole, before, after = 0, 1, 0, 1
+
+    def back(figure: int) -> int:
+        return reversal(figure, whole, before, after)
+
+    return Refunded(
+        amount_minor=amount,
+        discount_reversed_minor=back(check.discount_minor),
+        bonus_reversed_minor=back(check.bonus_accrued_minor),
+        bonus_returned_minor=back(check.bonus_spent_minor),
+    )
+
+
+@dataclass(frozen=True)
 class FeeTerms:
     """A program's fees from `effective_at` on (None: since the program began)."""
 

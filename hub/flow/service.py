@@ -48,7 +48,7 @@ from hub.stats import rollups
 from partners import rules
 from partners.members import decrypt_phone
 from partners.models import Member, Offer, Program, Terminal, Tier, Venue
-from partners.settlement import reversal
+from partners.settlement import Check, Refunded, refund_of
 from pin import otp
 from pin import service as pins
 from pin.errors import SmsUnavailableError
@@ -639,6 +639,7 @@ class FlowService:
             bonus_accrued_minor=bill.bonus_accrued_minor,
             refunded_minor=0,
             refunded_discount_minor=0,
+            refunded_bonus_minor=0,
             created_at=now,
         )
         session.add(receipt)
@@ -792,66 +793,98 @@ class FlowService:
     # ---- refund ----
 
     async def refund(self, who: Scope, receipt_id: uuid.UUID, data: s.RefundCreate) -> s.RefundAnswer:
+        """Give back money, and in proportion the discount, the bonus earned and the bonus paid."""
         async with self.database.transaction() as session:
             receipt = await session.scalar(select(Receipt).where(Receipt.id == receipt_id).with_for_update())
             if receipt is None or receipt.venue_id != who.venue_id:
                 raise ReceiptNotFoundError()
-            left = receipt.total_minor - receipt.refunded_minor
-            amount = data.amount_minor if data.amount_minor is not None else left
-            if amount <= 0 or amount > left:
+            parts = refund_of(
+                _check_of(receipt),
+                refunded_minor=receipt.refunded_minor,
+                returned_minor=receipt.refunded_bonus_minor,
+                amount_minor=data.amount_minor,
+            )
+            if parts is None:
+                left = receipt.total_minor - receipt.refunded_minor
                 raise RefundExceedsError(field="amount_minor", refundable_minor=left)
-            # cumulative: partial refunds add up to exactly what a full refund reverses
-            before, after = receipt.refunded_minor, receipt.refunded_minor + amount
-            discount_back = reversal(receipt.discount_minor, receipt.total_minor, before, after)
-            bonus_back = 0
             member = await session.get_one(Member, receipt.member_id)
-            if receipt.bonus_accrued_minor:
-                bonus_back = reversal(receipt.bonus_accrued_minor, receipt.total_minor, before, after)
-                await self._bonus(session, member, receipt.id, "refund", -bonus_back)
-            receipt.refunded_minor += amount
-            receipt.refunded_discount_minor += discount_back
+            await self._unbook_bonus(session, member, receipt, parts)
+            receipt.refunded_minor += parts.amount_minor
+            receipt.refunded_discount_minor += parts.discount_reversed_minor
+            receipt.refunded_bonus_minor += parts.bonus_returned_minor
             now = self.clock.now()
             refund = Refund(
                 receipt_id=receipt.id,
-                amount_minor=amount,
-                discount_reversed_minor=discount_back,
-                bonus_reversed_minor=bonus_back,
+                amount_minor=parts.amount_minor,
+                discount_reversed_minor=parts.discount_reversed_minor,
+                bonus_reversed_minor=parts.bonus_reversed_minor,
+                bonus_returned_minor=parts.bonus_returned_minor,
                 reason=data.reason,
                 created_at=now,
             )
             session.add(refund)
             await session.flush()
-            program = await self.catalog.program(session, receipt.program_id)
-            venue = await self.catalog.venue(session, receipt.venue_id)
-            await rollups.record_refund(session, receipt, refund, venue)
-            await enqueue(
-                session,
-                event_type="receipt.refunded",
-                context=_context(program, venue),
-                occurred_at=now,
-                member_id=receipt.member_id,
-                **self._member_part(member),
-                data={
-                    "member": {"id": str(receipt.member_id)},
-                    "receipt_id": str(receipt.id),
-                    "refund_id": str(refund.id),
-                    "amount_minor": amount,
-                    "discount_reversed_minor": discount_back,
-                    "reason": data.reason,
-                    "currency": receipt.currency,
-                },
-            )
-            details = {"refund_id": str(refund.id), "amount_minor": amount, "currency": receipt.currency}
-            await audit.record(session, who, "receipt.refund", "receipt", receipt.id, at=now, details=details)
+            await self._announce_refund(session, who, receipt, refund, member, now)
             return s.RefundAnswer(
                 refund_id=refund.id,
                 receipt_id=receipt.id,
-                amount_minor=amount,
-                discount_reversed_minor=discount_back,
-                bonus_reversed_minor=bonus_back,
+                amount_minor=refund.amount_minor,
+                discount_reversed_minor=refund.discount_reversed_minor,
+                bonus_reversed_minor=refund.bonus_reversed_minor,
+                bonus_returned_minor=refund.bonus_returned_minor,
+                currency=receipt.currency,
                 reason=data.reason,
                 created_at=now,
             )
+
+    async def _unbook_bonus(
+        self, session: AsyncSession, member: Member, receipt: Receipt, parts: Refunded
+    ) -> None:
+        """The refund's ledger entries: the earned bonus taken back, the paid bonus given back."""
+        if parts.bonus_reversed_minor:
+            await self._bonus(session, member, receipt.id, "refund", -parts.bonus_reversed_minor)
+        if parts.bonus_returned_minor:
+            await self._bonus(session, member, receipt.id, "return", parts.bonus_returned_minor)
+
+    async def _announce_refund(
+        self,
+        session: AsyncSession,
+        who: Scope,
+        receipt: Receipt,
+        refund: Refund,
+        member: Member,
+        now: dt.datetime,
+    ) -> None:
+        """Rollups, the receipt.refunded event and the audit entry, in the refund's transaction."""
+        program = await self.catalog.program(session, receipt.program_id)
+        venue = await self.catalog.venue(session, receipt.venue_id)
+        await rollups.record_refund(session, receipt, refund, venue)
+        await enqueue(
+            session,
+            event_type="receipt.refunded",
+            context=_context(program, venue),
+            occurred_at=now,
+            member_id=receipt.member_id,
+            **self._member_part(member),
+            data={
+                "member": {"id": str(receipt.member_id)},
+                "receipt_id": str(receipt.id),
+                "refund_id": str(refund.id),
+                "amount_minor": refund.amount_minor,
+                "discount_reversed_minor": refund.discount_reversed_minor,
+                "bonus_reversed_minor": refund.bonus_reversed_minor,
+                "bonus_returned_minor": refund.bonus_returned_minor,
+                "reason": refund.reason,
+                "currency": receipt.currency,
+            },
+        )
+        details = {
+            "refund_id": str(refund.id),
+            "amount_minor": refund.amount_minor,
+            "bonus_returned_minor": refund.bonus_returned_minor,
+            "currency": receipt.currency,
+        }
+        await audit.record(session, who, "receipt.refund", "receipt", receipt.id, at=now, details=details)
 
 
 # ---- pure helpers ----
@@ -952,6 +985,15 @@ def _lines_out(priced: rules.Priced) -> list[s.LineOut]:
 def _event_item(line: dict[str, Any]) -> dict[str, Any]:
     keys = ("name", "category", "sku", "quantity", "unit_price_minor", "amount_minor", "discount_minor")
     return {k: line.get(k) for k in keys}
+
+
+def _check_of(receipt: Receipt) -> Check:
+    return Check(
+        total_minor=receipt.total_minor,
+        discount_minor=receipt.discount_minor,
+        bonus_spent_minor=receipt.bonus_spent_minor,
+        bonus_accrued_minor=receipt.bonus_accrued_minor,
+    )
 
 
 def _receipt_answer(receipt: Receipt, tier_code: str | None) -> s.ReceiptAnswer:

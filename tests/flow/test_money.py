@@ -199,3 +199,69 @@ async def test_a_quote_on_a_closed_visit_is_visit_closed(world: World) -> None:
     quote = await world.client.post(f"/v1/visits/{visit_id}/quote", json=body, headers=world.till)
     assert quote.status_code == 409, quote.text
     assert error_of(quote)["code"] == "visit_closed"
+
+
+# ---- item: a refund gives back what the check took ----
+
+
+async def balance_of(world: World, card: dict[str, Any]) -> int:
+    """The venue card's bonus balance, as a scan shows it (the scan opens a visit, left open)."""
+    scan = await world.scan(card["card_number"])
+    assert scan.status_code == 201, scan.text
+    balance: int = scan.json()["loyalty"]["bonus_balance_minor"]
+    return balance
+
+
+async def paid_partly_by_bonus(world: World, card: dict[str, Any], check_id: str) -> dict[str, Any]:
+    visit_id = (await world.scan(card["card_number"])).json()["visit_id"]
+    body = receipt_body(
+        check_id,
+        items=[{"name": "Ужин на двоих", "quantity": 1, "unit_price_minor": 20_000}],
+        pay_with_bonus_minor=5_700,
+    )
+    receipt = await post_receipt(world, visit_id, body)
+    assert receipt.status_code == 201, receipt.text
+    answer: dict[str, Any] = receipt.json()
+    assert (answer["bonus_spent_minor"], answer["bonus_accrued_minor"]) == (5_700, 931)
+    return answer
+
+
+async def test_a_full_refund_returns_the_bonus_paid_with_the_check(world: World) -> None:
+    """A full refund of a check paid with 5 700 of bonus gives the 5 700 back and takes back the 931 it
+    earned: the balance is what it was before the check."""
+    card = await venue_card(world, 20_000)
+    before = await balance_of(world, card)
+    receipt = await paid_partly_by_bonus(world, card, "БОНУС-1")
+    assert await balance_of(world, card) == before - 5_700 + 931
+    refund = await world.client.post(
+        f"/v1/receipts/{receipt['receipt_id']}/refund",
+        json={"reason": "Гость вернул блюдо"},
+        headers=world.till,
+    )
+    assert refund.status_code == 201, refund.text
+    answer = refund.json()
+    assert answer["amount_minor"] == receipt["total_minor"] == 13_300
+    assert (answer["bonus_returned_minor"], answer["bonus_reversed_minor"]) == (5_700, 931)
+    assert answer["discount_reversed_minor"] == receipt["discount_minor"]
+    assert await balance_of(world, card) == before
+
+
+async def test_partial_refunds_return_the_bonus_in_proportion_and_add_up(world: World) -> None:
+    """Refunding a bonus-paid check in odd pieces returns the paid and earned bonus in proportion; in sum
+    exactly the full refund's, so the balance ends where it began."""
+    card = await venue_card(world, 20_000)
+    before = await balance_of(world, card)
+    receipt = await paid_partly_by_bonus(world, card, "БОНУС-2")
+    returned = reversed_ = 0
+    for amount in (1, 4_432, None):
+        body: dict[str, Any] = {"reason": "частичный возврат"}
+        if amount is not None:
+            body["amount_minor"] = amount
+        refund = await world.client.post(
+            f"/v1/receipts/{receipt['receipt_id']}/refund", json=body, headers=world.till
+        )
+        assert refund.status_code == 201, refund.text
+        returned += refund.json()["bonus_returned_minor"]
+        reversed_ += refund.json()["bonus_reversed_minor"]
+    assert (returned, reversed_) == (5_700, 931)
+    assert await balance_of(world, card) == before

@@ -1,0 +1,39 @@
+"""money: refunds return the bonus paid
+
+Revision ID: 0012_money
+Revises: 0010_merge
+Create Date: 2026-11-27 10:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import hub.db.base
+
+
+revision: str = '0012_money'
+down_revision: str | None = '0010_merge'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _add_counter(table: str, column: str) -> None:
+    """A NOT NULL integer column, 0 for the rows already there."""
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.add_column(sa.Column(column, sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.alter_column(column, server_default=None)
+
+
+def upgrade() -> None:
+    _add_counter('receipts', 'refunded_bonus_minor')
+    _add_counter('refunds', 'bonus_returned_minor')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_column('bonus_returned_minor')
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.drop_column('refunded_bonus_minor')
