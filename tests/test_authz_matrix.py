@@ -237,7 +237,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/v1/scans/{scan_id}/pin/resend"): TERMINAL_ONLY,
     ("POST", "/v1/visits/{visit_id}/quote"): TERMINAL_ONLY,
     ("POST", "/v1/visits/{visit_id}/receipt"): TERMINAL_ONLY,
-    ("POST", "/v1/receipts/{receipt_id}/refund"): TERMINAL_ONLY,
+    # a refund: the till, its venue, its partner, an admin (tests/flow/test_money.py: on whose receipts)
+    ("POST", "/v1/receipts/{receipt_id}/refund"): {
+        "admin": Reaches(),
+        "concierge": DENY,
+        "partner": Reaches(),
+        "venue": Reaches(),
+        "terminal": Reaches(),
+    },
     # ---- connectors and deliveries: "admin; a venue/partner manages and reads its own" ----
     ("POST", "/v1/connectors"): {
         "admin": Allow(),

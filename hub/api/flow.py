@@ -21,7 +21,10 @@ it go, in the same proportion of the money paid, the discount (`discount_reverse
 check earned (`bonus_reversed_minor`, taken back from the guest's balance) and the bonus paid with it
 (`bonus_returned_minor`, given back to the balance). Each figure is reversed cumulatively, so partial
 refunds add up to exactly the full refund: a full refund leaves the balance as it was before the check.
-A check paid wholly by bonus (`total_minor` 0) is refunded once, without an amount."""
+A check paid wholly by bonus (`total_minor` 0) is refunded once, without an amount.
+
+Who: a terminal of the receipt's venue, the venue's key, its partner's key or an admin; each refund is in
+the audit log with the key's role and id. Another venue's receipt is 404."""
 Flow = NamedDependency[FlowService]
 
 
@@ -71,7 +74,7 @@ class VisitController(Controller):
 class ReceiptController(Controller):
     path = "/v1/receipts"
     tags = ["guest flow"]
-    guards = [TERMINAL]
+    guards = [allow("terminal", "venue", "partner", "admin")]  # the till, its venue, its partner, an admin
 
     @post(
         "/{receipt_id:uuid}/refund",

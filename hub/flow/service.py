@@ -69,7 +69,7 @@ class VisitNotFoundError(NotFoundError):
 
 
 class ReceiptNotFoundError(NotFoundError):
-    default_message = "No such receipt at this venue."
+    default_message = "No such receipt among those this key may refund."
 
 
 def mask_name(name: str | None) -> str | None:
@@ -796,7 +796,7 @@ class FlowService:
         """Give back money, and in proportion the discount, the bonus earned and the bonus paid."""
         async with self.database.transaction() as session:
             receipt = await session.scalar(select(Receipt).where(Receipt.id == receipt_id).with_for_update())
-            if receipt is None or receipt.venue_id != who.venue_id:
+            if receipt is None or not await self._may_refund(session, who, receipt):
                 raise ReceiptNotFoundError()
             parts = refund_of(
                 _check_of(receipt),
@@ -836,6 +836,15 @@ class FlowService:
                 reason=data.reason,
                 created_at=now,
             )
+
+    async def _may_refund(self, session: AsyncSession, who: Scope, receipt: Receipt) -> bool:
+        """The receipt's till or venue, its venue's partner, an admin."""
+        if who.role == "admin":
+            return True
+        if who.role == "partner":
+            venue = await self.catalog.venue(session, receipt.venue_id)
+            return venue.partner_id == who.partner_id
+        return who.role in ("terminal", "venue") and receipt.venue_id == who.venue_id
 
     async def _unbook_bonus(
         self, session: AsyncSession, member: Member, receipt: Receipt, parts: Refunded

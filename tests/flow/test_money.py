@@ -10,11 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from hub.audit.models import AuditEntry
+from hub.auth import ApiKey
 from hub.db import Database
 from hub.flow.models import Visit
 from partners.rules import div_half_up
 from tests import builders
-from tests.conftest import error_of
+from tests.conftest import bearer, error_of
 from tests.flow.conftest import World, receipt_body
 
 
@@ -265,3 +267,63 @@ async def test_partial_refunds_return_the_bonus_in_proportion_and_add_up(world: 
         reversed_ += refund.json()["bonus_reversed_minor"]
     assert (returned, reversed_) == (5_700, 931)
     assert await balance_of(world, card) == before
+
+
+# ---- item: who may refund ----
+
+
+async def test_the_venue_its_partner_and_an_admin_refund_audited_with_the_actor(
+    world: World, db: Database
+) -> None:
+    """Besides the till, the venue's key, its partner's and an admin's refund a receipt; each refund is in
+    the audit log with the key's role and id."""
+    visit_id = await world.verified_visit()
+    receipt = (await post_receipt(world, visit_id, receipt_body("Возврат-1"))).json()
+    keys = {
+        "venue": await builders.key(world.client, "venue", venue_id=world.venue["id"]),
+        "partner": await builders.key(world.client, "partner", partner_id=world.partner["id"]),
+        "admin": await builders.key(world.client, "admin"),
+    }
+    for role, key in keys.items():
+        refund = await world.client.post(
+            f"/v1/receipts/{receipt['receipt_id']}/refund",
+            json={"amount_minor": 1_000, "reason": f"Возврат ({role})"},
+            headers=bearer(key),
+        )
+        assert refund.status_code == 201, (role, refund.text)
+    async with db.sessionmaker() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "receipt.refund").order_by(AuditEntry.seq)
+            )
+        )
+        listed = {k.id: k.role for k in await session.scalars(select(ApiKey))}
+    assert [e.actor_role for e in entries] == ["venue", "partner", "admin"]
+    assert [listed[e.actor_key_id] for e in entries if e.actor_key_id] == ["venue", "partner", "admin"]
+    assert {e.target_id for e in entries} == {receipt["receipt_id"]}
+
+
+async def test_other_tenants_may_not_refund(world: World) -> None:
+    """Another venue's and another partner's keys get 404 on this receipt, a concierge 403; nothing is
+    refunded."""
+    visit_id = await world.verified_visit()
+    receipt = (await post_receipt(world, visit_id, receipt_body("Возврат-2"))).json()
+    other_partner = await builders.partner(world.client, name="Другой партнёр")
+    other_venue = await builders.venue(world.client, other_partner)
+    other_till = (await builders.terminal(world.client, other_venue))["api_key"]
+    refused = {
+        "terminal": (other_till, 404),
+        "venue": (await builders.key(world.client, "venue", venue_id=other_venue["id"]), 404),
+        "partner": (await builders.key(world.client, "partner", partner_id=other_partner["id"]), 404),
+        "concierge": (await builders.key(world.client, "concierge", program_ids=[world.program["id"]]), 403),
+    }
+    for role, (key, status) in refused.items():
+        refund = await world.client.post(
+            f"/v1/receipts/{receipt['receipt_id']}/refund", json={"reason": "чужой"}, headers=bearer(key)
+        )
+        assert refund.status_code == status, (role, refund.text)
+        assert receipt["receipt_id"] not in refund.text
+    whole = await world.client.post(
+        f"/v1/receipts/{receipt['receipt_id']}/refund", json={"reason": "свой"}, headers=world.till
+    )
+    assert whole.json()["amount_minor"] == receipt["total_minor"]
