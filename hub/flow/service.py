@@ -34,6 +34,7 @@ from hub.flow.errors import (
     BonusNotAvailableError,
     CardAmbiguousError,
     CardNotRecognizedError,
+    ClosedAtOutOfRangeError,
     CurrencyMismatchError,
     MemberBlockedError,
     ReceiptConflictError,
@@ -58,6 +59,7 @@ from routing.recognition import Candidate, VenueContext, normalize_code, resolve
 
 log = logging.getLogger("hub.flow")
 DELEGATED_LOYALTY_SECONDS = 3.0  # the waiter is waiting: the hub's own figures after that
+CLOCK_SKEW = dt.timedelta(minutes=5)  # a till's clock may be this far off the hub's, either way
 
 
 class ScanNotFoundError(NotFoundError):
@@ -543,6 +545,8 @@ class FlowService:
             visit = await self._visit_here(session, who, visit_id, lock=False)
             if visit.status != "open":
                 raise VisitClosedError()
+            if data.closed_at is not None:
+                _check_closed_at(visit, data.closed_at, self.clock.now())
             program = await self.catalog.program(session, visit.program_id)
             _check_currency(program, data.currency)
             member = await session.get_one(Member, visit.member_id)
@@ -613,6 +617,7 @@ class FlowService:
     ) -> s.ReceiptAnswer:
         if visit.status != "open":
             raise VisitClosedError()
+        _check_closed_at(visit, data.closed_at, self.clock.now())
         program = await self.catalog.program(session, visit.program_id)
         _check_currency(program, data.currency)
         venue = await self.catalog.venue(session, visit.venue_id)
@@ -947,6 +952,17 @@ def _loyalty(tier: Tier | None, member: Member) -> s.Loyalty:
         bonus_balance_minor=member.bonus_balance_minor,
         max_bonus_payment_percent=((tier.max_bonus_payment_bp or 0) if tier else 0) / 100,
     )
+
+
+def _check_closed_at(visit: Visit, closed_at: dt.datetime, now: dt.datetime) -> None:
+    """A check closes after its visit was verified and not after now, give or take the clock skew."""
+    earliest, latest = visit.verified_at - CLOCK_SKEW, now + CLOCK_SKEW
+    if closed_at.tzinfo is None:
+        raise InvalidInputError(
+            "closed_at needs a time zone offset, e.g. 2026-11-20T21:15:00+03:00.", field="closed_at"
+        )
+    if not earliest <= closed_at <= latest:
+        raise ClosedAtOutOfRangeError(field="closed_at", earliest=_iso(earliest), latest=_iso(latest))
 
 
 def _check_currency(program: Program, currency: str) -> None:

@@ -6,6 +6,7 @@ import itertools
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -327,3 +328,43 @@ async def test_other_tenants_may_not_refund(world: World) -> None:
         f"/v1/receipts/{receipt['receipt_id']}/refund", json={"reason": "свой"}, headers=world.till
     )
     assert whole.json()["amount_minor"] == receipt["total_minor"]
+
+
+# ---- item: closed_at lies within the visit ----
+
+
+@pytest.mark.parametrize(
+    ("closed_at", "accepted"),
+    [
+        ("2026-11-20T11:55:00Z", True),  # 5 minutes before the verification: clock skew
+        ("2026-11-20T11:54:59Z", False),
+        ("2026-11-20T15:05:00+03:00", True),  # 5 minutes after now
+        ("2026-11-20T15:05:01+03:00", False),
+        ("2025-11-20T12:00:00Z", False),
+        ("2026-12-20T12:00:00Z", False),
+    ],
+)
+async def test_closed_at_lies_between_the_verification_and_now(
+    world: World, db: Database, closed_at: str, *, accepted: bool
+) -> None:
+    """A check closed more than 5 minutes before its visit was verified, or after now (5 minutes of skew),
+    is 422 closed_at_out_of_range with the allowed range, and changes nothing; the quote says the same."""
+    visit_id = await world.verified_visit()
+    body = receipt_body("Время-1", closed_at=closed_at)
+    quote, receipt = await quote_then_receipt(world, visit_id, body)
+    same_answer(quote, receipt)
+    if accepted:
+        assert receipt.status_code == 201, receipt.text
+        return
+    assert receipt.status_code == 422, receipt.text
+    error = error_of(receipt)
+    assert error["code"] == "closed_at_out_of_range"
+    assert error["details"] == {
+        "field": "closed_at",
+        "earliest": "2026-11-20T11:55:00Z",
+        "latest": "2026-11-20T12:05:00Z",
+    }
+    async with db.sessionmaker() as session:
+        visit = await session.scalar(select(Visit).where(Visit.id == uuid.UUID(visit_id)))
+    assert visit is not None
+    assert visit.status == "open"

@@ -41,17 +41,18 @@ class Coalition:
     async def sale(self, till: dict[str, str], check_id: str, closed_at: str) -> Obj:
         """A new member's visit, verified by PIN, closed with the standard receipt."""
         member = await builders.member(self.client, self.world.program, tier_code="silver")
-        scan = await self.client.post("/v1/scans", json={"code": member["card_number"]}, headers=till)
-        assert scan.status_code == 201, scan.text
-        verified = await self.client.post(
-            f"/v1/scans/{scan.json()['scan_id']}/pin", json={"pin": self.world.last_pin()}, headers=till
-        )
-        assert verified.status_code == 200, verified.text
-        receipt = await self.client.post(
-            f"/v1/visits/{verified.json()['visit_id']}/receipt",
-            json=receipt_body(check_id, closed_at=closed_at),
-            headers=till,
-        )
+        with self.world.at(closed_at):  # verified just before its check closed
+            scan = await self.client.post("/v1/scans", json={"code": member["card_number"]}, headers=till)
+            assert scan.status_code == 201, scan.text
+            verified = await self.client.post(
+                f"/v1/scans/{scan.json()['scan_id']}/pin", json={"pin": self.world.last_pin()}, headers=till
+            )
+            assert verified.status_code == 200, verified.text
+            receipt = await self.client.post(
+                f"/v1/visits/{verified.json()['visit_id']}/receipt",
+                json=receipt_body(check_id, closed_at=closed_at),
+                headers=till,
+            )
         assert receipt.status_code == 201, receipt.text
         answer: Obj = receipt.json()
         return answer
@@ -77,11 +78,12 @@ class Coalition:
 @pytest.fixture
 async def coalition(world: World) -> Coalition:
     client = world.client
-    patched = await client.patch(
-        f"/v1/programs/{world.program['id']}",
-        json={"fees": {"per_visit_minor": 5_000, "percent_of_check": 2}},
-        headers=ADMIN,
-    )
+    with world.at("2026-11-01T00:00:00Z"):  # in force for the month's sales
+        patched = await client.patch(
+            f"/v1/programs/{world.program['id']}",
+            json={"fees": {"per_visit_minor": 5_000, "percent_of_check": 2}},
+            headers=ADMIN,
+        )
     assert patched.status_code == 200, patched.text
     venue_2 = await builders.venue(client, world.partner, timezone="Asia/Vladivostok")
     terminal_2 = await builders.terminal(client, venue_2)
