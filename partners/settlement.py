@@ -1,11 +1,11 @@
 """Settlement arithmetic (pure, integers only): who funds a discount, program fees, how refunds reverse them.
 
 A sale splits its discount with the coalition-funded share snapshotted on the visit (half up; the venue
-gets the remainder, so the two always sum to the discount) and owes the program's fees in force when the
-receipt was written. A refund reverses a part of each figure. Reversals are cumulative: the reversed total
-after a refund is the figure prorated on everything refunded so far, minus what earlier refunds reversed.
-So partial refunds never reverse more than the sale had, and refunding the whole receipt reverses every
-figure exactly, whatever the rounding along the way.
+gets the remainder, so the two always sum to the discount) and owes the program's fees in force on the
+day its visit was verified. A refund reverses a part of each figure. Reversals are cumulative: the
+reversed total after a refund is the figure prorated on everything refunded so far, minus what earlier
+refunds reversed. So partial refunds never reverse more than the sale had, and refunding the whole
+receipt reverses every figure exactly, whatever the rounding along the way.
 """
 
 from __future__ import annotations
@@ -150,9 +150,11 @@ def fees_in_force(schedule: Sequence[FeeTerms], at: dt.datetime) -> FeeTerms:
 
 @dataclass(frozen=True)
 class Figures:
-    """The numbers of a statement line; refunds carry negative money."""
+    """The numbers of a statement line; refunds carry negative money. visits are verified visits, receipts
+    the checks that came (a visit may still wait for its check)."""
 
     visits: int = 0
+    receipts: int = 0
     refunds: int = 0
     check_sum_minor: int = 0
     paid_minor: int = 0
@@ -191,7 +193,7 @@ class Sale:
 def sale_figures(sale: Sale) -> Figures:
     split = split_discount(sale.discount_minor, sale.coalition_bp)
     return Figures(
-        visits=1,
+        receipts=1,
         check_sum_minor=sale.subtotal_minor,
         paid_minor=sale.total_minor,
         discount_minor=sale.discount_minor,
@@ -249,6 +251,17 @@ class Period:
         year, month = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
         end = dt.datetime(year, month, 1, tzinfo=zone)
         return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def period_of(at: dt.datetime, timezone: str) -> Period:
+    """The month `at` falls in, in that time zone."""
+    local = at.astimezone(zoneinfo.ZoneInfo(timezone))
+    return Period(local.year, local.month)
+
+
+def ended_everywhere(period: Period, timezones: Iterable[str]) -> dt.datetime:
+    """When the month has ended in every one of these time zones (in UTC when there are none)."""
+    return max(period.bounds(zone)[1] for zone in {*timezones} or {"UTC"})
 
 
 def parse_period(text: str) -> Period | None:

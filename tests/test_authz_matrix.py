@@ -313,6 +313,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     },
     ("GET", "/v1/referrals/{referral_id}"): CONCIERGE_REFERRAL,
     ("POST", "/v1/referrals/{referral_id}/cancel"): CONCIERGE_REFERRAL,
+    ("POST", "/v1/settlements/{period}/close"): only_admin("past_month"),
     # ---- the audit log: admin only ----
     ("GET", "/v1/audit"): only_admin(),
     ("GET", "/v1/members/{member_id}/visits"): {
@@ -502,6 +503,7 @@ async def build_world(client: httpx.AsyncClient, db: Database | None = None) -> 
     }
     spare = await client.post("/v1/keys", json={"role": "admin", "name": "spare"}, headers=ADMIN)
     w["spare_key"] = spare.json()
+    w["past_month"] = {"id": "2026-10"}  # a settlement period that has ended (the clock is in November)
     for name, program, venue in (("referral_a", "a", "1"), ("referral_b", "b", "2")):
         booked = await client.post("/v1/referrals", json=_referral_body(w, program, venue), headers=ADMIN)
         assert booked.status_code == 201, booked.text

@@ -81,6 +81,9 @@ class Receipt(IdMixin, Base):
     refunded_minor: Mapped[int] = mapped_column(default=0)
     refunded_discount_minor: Mapped[int] = mapped_column(default=0)
     refunded_bonus_minor: Mapped[int] = mapped_column(default=0)  # of bonus_spent_minor, given back
+    # YYYY-MM when the month of closed_at was already settled (closed) as the receipt came: it settles in the
+    # month it was recorded in; None: in the month of closed_at
+    settlement_period: Mapped[str | None] = mapped_column(String(7))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -45,6 +45,7 @@ from hub.flow.models import BonusEntry, Receipt, Refund, Scan, Visit
 from hub.flow.outcomes import pin_outcome, scan_outcome
 from hub.flow.recognizer import Recognizer
 from hub.scope import Scope
+from hub.settlement import months
 from hub.stats import rollups
 from partners import rules
 from partners.members import decrypt_phone
@@ -408,6 +409,7 @@ class FlowService:
 
     async def verify(self, who: Scope, scan_id: uuid.UUID, data: s.PinSubmit) -> s.Verified:
         async with self.database.transaction() as session:
+            await months.hold(session)  # the visit counts in this month: it cannot close meanwhile
             scan, challenge, member = await self._scan_to_verify(session, who, scan_id)
             if not otp.is_well_formed(data.pin, challenge.digits):
                 raise InvalidInputError(
@@ -617,6 +619,7 @@ class FlowService:
     ) -> s.ReceiptAnswer:
         if visit.status != "open":
             raise VisitClosedError()
+        await months.hold(session)  # before `now`: a month closing meanwhile waits for this receipt
         _check_closed_at(visit, data.closed_at, self.clock.now())
         program = await self.catalog.program(session, visit.program_id)
         _check_currency(program, data.currency)
@@ -642,6 +645,7 @@ class FlowService:
             staff=data.staff,
             bonus_spent_minor=bill.bonus_spent_minor,
             bonus_accrued_minor=bill.bonus_accrued_minor,
+            settlement_period=await months.receipt_month(session, venue.timezone, data.closed_at, now),
             refunded_minor=0,
             refunded_discount_minor=0,
             refunded_bonus_minor=0,
@@ -800,6 +804,7 @@ class FlowService:
     async def refund(self, who: Scope, receipt_id: uuid.UUID, data: s.RefundCreate) -> s.RefundAnswer:
         """Give back money, and in proportion the discount, the bonus earned and the bonus paid."""
         async with self.database.transaction() as session:
+            await months.hold(session)  # the refund lands in this month: it cannot close meanwhile
             receipt = await session.scalar(select(Receipt).where(Receipt.id == receipt_id).with_for_update())
             if receipt is None or not await self._may_refund(session, who, receipt):
                 raise ReceiptNotFoundError()

@@ -21,7 +21,7 @@ from tests.conftest import ADMIN, bearer, error_of
 from tests.flow.conftest import World, receipt_body
 
 Obj = dict[str, Any]
-MONEY = [c for c in LINE_COLUMNS if c.endswith("_minor") or c in ("visits", "refunds")]
+MONEY = [c for c in LINE_COLUMNS if c.endswith("_minor") or c in ("visits", "receipts", "refunds")]
 
 
 @dataclass
@@ -111,6 +111,7 @@ def line_of(statement: Obj, venue: Obj, kind: str) -> Obj:
 # Venue 2: 430 000 check at 20 % → 86 000, the coalition's 30 % = 25 800. Fees 5 000 + 2 % of the paid check.
 VENUE_1_SALE = {
     "visits": 1,
+    "receipts": 1,
     "refunds": 0,
     "check_sum_minor": 430_000,
     "paid_minor": 405_000,
@@ -123,6 +124,7 @@ VENUE_1_SALE = {
 }
 VENUE_2_SALE = {
     "visits": 1,
+    "receipts": 1,
     "refunds": 0,
     "check_sum_minor": 430_000,
     "paid_minor": 344_000,
@@ -169,10 +171,11 @@ async def test_a_refund_next_month_is_a_negative_line_there(coalition: Coalition
     assert await coalition.statement("2026-11") == november
     december = await coalition.statement("2026-12")
     full = figures(line_of(december, coalition.world.venue, "refunds"))
-    assert full == {**{k: -v for k, v in VENUE_1_SALE.items()}, "visits": 0, "refunds": 1}
+    assert full == {**{k: -v for k, v in VENUE_1_SALE.items()}, "visits": 0, "receipts": 0, "refunds": 1}
     half = figures(line_of(december, coalition.venue_2, "refunds"))
     assert half == {
         "visits": 0,
+        "receipts": 0,
         "refunds": 1,
         "check_sum_minor": -215_000,
         "paid_minor": -172_000,

@@ -1,4 +1,4 @@
-"""money: refunds return the bonus paid
+"""money: refunds return the bonus paid, closed settlement months, late receipts
 
 Revision ID: 0012_money
 Revises: 0010_merge
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import hub.db.base
 
@@ -30,9 +31,22 @@ def _add_counter(table: str, column: str) -> None:
 def upgrade() -> None:
     _add_counter('receipts', 'refunded_bonus_minor')
     _add_counter('refunds', 'bonus_returned_minor')
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('settlement_period', sa.String(length=7), nullable=True))
+    op.create_table('settlement_closes',
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('closed_at', hub.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('closed_by_role', sa.String(length=16), nullable=False),
+    sa.Column('closed_by_key_id', sa.Uuid(), nullable=True),
+    sa.Column('lines', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.PrimaryKeyConstraint('period', name=op.f('pk_settlement_closes'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('settlement_closes')
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.drop_column('settlement_period')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.drop_column('bonus_returned_minor')
     with op.batch_alter_table('receipts', schema=None) as batch_op:
