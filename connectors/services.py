@@ -364,7 +364,7 @@ async def get_delivery(session: AsyncSession, scope: Scope, delivery_id: uuid.UU
 async def retry(
     session: AsyncSession, scope: Scope, delivery_id: uuid.UUID, now: dt.datetime
 ) -> s.RetryAccepted:
-    """Try again now, with a fresh attempt budget (an operator's decision)."""
+    """Try again now, with a fresh attempt budget (an operator's decision); the attempt log numbers on."""
     delivery = await session.scalar(
         select(Delivery)
         .join(Connector, Connector.id == Delivery.connector_id)
@@ -374,9 +374,15 @@ async def retry(
     if delivery is None:
         raise DeliveryNotFoundError()
     if delivery.status != "delivered":
-        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
-        delivery.claimed_by = delivery.claimed_until = None
+        _start_over(delivery, now)
     return s.RetryAccepted(id=delivery.id, status=delivery.status)
+
+
+def _start_over(delivery: Delivery, now: dt.datetime) -> None:
+    """Pending now with a fresh budget; the attempts made so far keep their numbers."""
+    delivery.attempt_offset += delivery.attempts
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    delivery.claimed_by = delivery.claimed_until = None
 
 
 async def replay(
@@ -399,7 +405,14 @@ async def replay(
                 Delivery.status == "dead",
                 Delivery.created_at >= data.from_,
             )
-            .values(status="pending", attempts=0, next_attempt_at=now, claimed_by=None, claimed_until=None)
+            .values(
+                status="pending",
+                attempt_offset=Delivery.attempt_offset + Delivery.attempts,
+                attempts=0,
+                next_attempt_at=now,
+                claimed_by=None,
+                claimed_until=None,
+            )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
     events = list(
@@ -441,8 +454,7 @@ async def replay(
                 )
             )
         else:
-            delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
-            delivery.claimed_by = delivery.claimed_until = None
+            _start_over(delivery, now)
         if on_progress is not None:
             on_progress(done, len(events))
     return len(events)

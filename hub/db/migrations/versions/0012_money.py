@@ -1,4 +1,4 @@
-"""money: refunds return the bonus paid, closed settlement months, late receipts
+"""money: refunds return the bonus paid, closed settlement months, late receipts, attempt numbering
 
 Revision ID: 0012_money
 Revises: 0010_merge
@@ -31,6 +31,7 @@ def _add_counter(table: str, column: str) -> None:
 def upgrade() -> None:
     _add_counter('receipts', 'refunded_bonus_minor')
     _add_counter('refunds', 'bonus_returned_minor')
+    _add_counter('deliveries', 'attempt_offset')
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('settlement_period', sa.String(length=7), nullable=True))
     op.create_table('settlement_closes',
@@ -44,6 +45,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_column('attempt_offset')
     op.drop_table('settlement_closes')
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.drop_column('settlement_period')
