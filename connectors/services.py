@@ -18,7 +18,7 @@ from connectors.models import Connector, ConnectorToken, Delivery, DeliveryAttem
 from connectors.outbox.models import OutboxEvent
 from connectors.secrets import auth_aad, new_signing_secret, seal, signing_aad, signing_entries, split_auth
 from hub.crypto import Keyring
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError, NotFoundError, with_article
 from hub.ids import new_id
 from hub.schema import Page, decode_cursor, page_of
 from hub.scope import Scope
@@ -72,7 +72,8 @@ def _check_auth_kind(kind: str, auth: s.Auth) -> None:
     auth_type = msgspec.to_builtins(auth)["type"]
     if auth_type not in s.AUTH_FOR_KIND[kind]:
         raise InvalidInputError(
-            f"A {kind} connector takes auth of type {', '.join(s.AUTH_FOR_KIND[kind])}, not {auth_type}.",
+            f"{with_article(kind).capitalize()} connector takes auth of type "
+            f"{', '.join(s.AUTH_FOR_KIND[kind])}, not {auth_type}.",
             field="auth.type",
         )
 

@@ -200,10 +200,13 @@ class FlowService:
                 "The venue's own loyalty system did not answer: the hub's figures are shown."
             )
             return answer
-        if found is not None:
+        if found is not None:  # the venue's system speaks for the guest: no hub tier beside its own
             answer.loyalty.source = found.source
+            answer.loyalty.tier_code = found.tier_code
             answer.loyalty.tier_name = found.tier_name
             answer.loyalty.bonus_balance_minor = found.bonus_balance_minor
+            if answer.member is not None:
+                answer.member.tier_code = found.tier_code
         return answer
 
     async def _locate(self, session: AsyncSession, who: Scope) -> Located:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from typing import Any
 
@@ -17,7 +18,8 @@ from hub.db import Database
 from hub.flow.models import Visit
 from partners.rules import div_half_up
 from tests import builders
-from tests.conftest import bearer, error_of
+from tests.conftest import ADMIN, bearer, error_of
+from tests.connectors.iiko_server import API_LOGIN, ORGANIZATION_ID, Customer, IikoServer
 from tests.flow.conftest import World, receipt_body
 
 
@@ -82,6 +84,7 @@ VENUE_TIERS = [
     },
 ]
 _checks = itertools.count(1)
+VENUE_PHONE = "+79035550177"
 
 
 async def venue_card(world: World, balance_minor: int = 0) -> dict[str, Any]:
@@ -93,7 +96,10 @@ async def venue_card(world: World, balance_minor: int = 0) -> dict[str, Any]:
         card_rules=[{"type": "prefix", "value": "99"}],
         tiers=VENUE_TIERS,
     )
-    member = await builders.member(world.client, program, card_number="9900000000001", tier_code="base")
+    member = await builders.member(
+        world.client, program, card_number="9900000000001", tier_code="base", phone=VENUE_PHONE
+    )
+    member["phone_e164"] = VENUE_PHONE
     if balance_minor:
         visit = (await world.scan(member["card_number"])).json()["visit_id"]
         price = div_half_up(balance_minor * 10_000, 7 * 95)  # 7 % bonus on the 95 % left after 5 %
@@ -368,3 +374,44 @@ async def test_closed_at_lies_between_the_verification_and_now(
         visit = await session.scalar(select(Visit).where(Visit.id == uuid.UUID(visit_id)))
     assert visit is not None
     assert visit.status == "open"
+
+
+# ---- item: an iiko-delegated card shows iiko's tier only ----
+
+
+async def test_a_delegated_card_shows_iikos_tier_and_no_hub_tier_code(world: World) -> None:
+    """When the venue's iiko answers for a delegated venue program, the scan shows iiko's category as the
+    tier and no hub tier code beside it (neither in loyalty nor in member)."""
+    card = await venue_card(world)
+    iiko = IikoServer(now=time.time)
+    await iiko.start()
+    try:
+        category = iiko.add_category("Золотой гость")
+        wallet = iiko.add_wallet("Бонусы")
+        iiko.customers["c1"] = Customer(
+            id="c1", phone=card["phone_e164"], categories=[category], wallets={wallet: 10}
+        )
+        created = await world.client.post(
+            "/v1/connectors",
+            json={
+                "name": "Наш iiko",
+                "kind": "iiko",
+                "owner": {"venue_id": world.venue["id"]},
+                "url": iiko.url,
+                "auth": {
+                    "type": "iiko_api_login",
+                    "api_login": API_LOGIN,
+                    "organization_id": ORGANIZATION_ID,
+                },
+                "settings": {"loyalty_program_id": card["program_id"]},
+            },
+            headers=ADMIN,
+        )
+        assert created.status_code == 201, created.text
+        scan = (await world.scan(card["card_number"])).json()
+    finally:
+        await iiko.close()
+    assert scan["loyalty"]["source"] == "iiko"
+    assert (scan["loyalty"]["tier_name"], scan["loyalty"]["tier_code"]) == ("Золотой гость", None)
+    assert scan["member"]["tier_code"] is None
+    assert scan["loyalty"]["bonus_balance_minor"] == 1_000
