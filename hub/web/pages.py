@@ -20,7 +20,7 @@ from litestar.response import Redirect
 from hub import plugin
 from hub.clock import Clock
 from hub.db import Database
-from hub.errors import HubError
+from hub.errors import HubError, with_article
 from hub.plugin import error_response
 from hub.scope import Role
 from hub.web import sessions
@@ -143,7 +143,8 @@ def on_login_required(request: AnyRequest, _exc: Exception) -> Response[Any]:
 
 def on_wrong_role(request: AnyRequest, exc: WrongRoleError) -> Response[Any]:
     lang = lang_of(request)
-    message = translate(lang, "role.body", role=exc.user.scope.role, roles=", ".join(exc.roles))
+    role = exc.user.scope.role
+    message = translate(lang, "role.body", role=role, a_role=with_article(role), roles=", ".join(exc.roles))
     return html(
         "refused.mako",
         status_code=403,
