@@ -87,6 +87,8 @@ class ReceiptRefunded(OutputStruct):
     discount_reversed_minor: int
     reason: str
     currency: str
+    bonus_reversed_minor: int = 0
+    bonus_returned_minor: int = 0
 
 
 class ReferralVisited(OutputStruct):

@@ -25,6 +25,7 @@ class DelegatedLoyalty:
     source: str  # the connector kind that answered, e.g. "iiko"
     tier_name: str | None
     bonus_balance_minor: int
+    tier_code: str | None = None  # iiko names its categories but has no tier codes: none is made up
 
 
 class DelegatedLoyaltySource:

@@ -73,7 +73,9 @@ class Delivery(IdMixin, Base):
     # deliveries of one member to one connector go in order; one stuck member blocks only itself
     member_key: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # counted against the budget since the last reset
+    # attempts made before an operator's retry or replay reset the budget: the log numbers on from them
+    attempt_offset: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claimed_until: Mapped[dt.datetime | None]

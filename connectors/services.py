@@ -18,7 +18,7 @@ from connectors.models import Connector, ConnectorToken, Delivery, DeliveryAttem
 from connectors.outbox.models import OutboxEvent
 from connectors.secrets import auth_aad, new_signing_secret, seal, signing_aad, signing_entries, split_auth
 from hub.crypto import Keyring
-from hub.errors import ForbiddenError, InvalidInputError, NotFoundError
+from hub.errors import ForbiddenError, InvalidInputError, NotFoundError, with_article
 from hub.ids import new_id
 from hub.schema import Page, decode_cursor, page_of
 from hub.scope import Scope
@@ -108,7 +108,8 @@ def _check_auth_kind(kind: str, auth: s.Auth) -> None:
     auth_type = msgspec.to_builtins(auth)["type"]
     if auth_type not in s.AUTH_FOR_KIND[kind]:
         raise InvalidInputError(
-            f"A {kind} connector takes auth of type {', '.join(s.AUTH_FOR_KIND[kind])}, not {auth_type}.",
+            f"{with_article(kind).capitalize()} connector takes auth of type "
+            f"{', '.join(s.AUTH_FOR_KIND[kind])}, not {auth_type}.",
             field="auth.type",
         )
 
@@ -403,7 +404,7 @@ async def get_delivery(session: AsyncSession, scope: Scope, delivery_id: uuid.UU
 async def retry(
     session: AsyncSession, scope: Scope, delivery_id: uuid.UUID, now: dt.datetime
 ) -> s.RetryAccepted:
-    """Try again now, with a fresh attempt budget (an operator's decision)."""
+    """Try again now, with a fresh attempt budget (an operator's decision); the attempt log numbers on."""
     delivery = await session.scalar(
         select(Delivery)
         .join(Connector, Connector.id == Delivery.connector_id)
@@ -413,9 +414,15 @@ async def retry(
     if delivery is None:
         raise DeliveryNotFoundError()
     if delivery.status != "delivered":
-        delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
-        delivery.claimed_by = delivery.claimed_until = None
+        _start_over(delivery, now)
     return s.RetryAccepted(id=delivery.id, status=delivery.status)
+
+
+def _start_over(delivery: Delivery, now: dt.datetime) -> None:
+    """Pending now with a fresh budget; the attempts made so far keep their numbers."""
+    delivery.attempt_offset += delivery.attempts
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    delivery.claimed_by = delivery.claimed_until = None
 
 
 async def replay(
@@ -444,7 +451,14 @@ async def replay(
                 Delivery.status == "dead",
                 Delivery.created_at >= data.from_,
             )
-            .values(status="pending", attempts=0, next_attempt_at=now, claimed_by=None, claimed_until=None)
+            .values(
+                status="pending",
+                attempt_offset=Delivery.attempt_offset + Delivery.attempts,
+                attempts=0,
+                next_attempt_at=now,
+                claimed_by=None,
+                claimed_until=None,
+            )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
     events = list(
@@ -486,8 +500,7 @@ async def replay(
                 )
             )
         else:
-            delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
-            delivery.claimed_by = delivery.claimed_until = None
+            _start_over(delivery, now)
         if on_progress is not None:
             on_progress(done, len(events))
     return len(events)

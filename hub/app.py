@@ -17,7 +17,7 @@ from litestar.stores.memory import MemoryStore
 from connectors.loyalty import DelegatedLoyaltySource
 from connectors.outbox.dispatcher import Dispatcher
 from connectors.runtime import build_destinations, build_runtime
-from hub import plugin, web
+from hub import plugin, query, web
 from hub.api import (
     audit,
     connectors,
@@ -163,7 +163,7 @@ def create_app(
         finally:
             await stop(app)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             system.healthz,
             system.readyz,
@@ -208,5 +208,8 @@ def create_app(
         openapi_config=openapi_config(production=settings.is_production),
         request_max_body_size=settings.max_body_bytes,
         stores={"memory": MemoryStore()},
+        before_request=query.refuse_unknown,
         debug=False,
     )
+    query.declare(app)
+    return app

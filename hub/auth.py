@@ -22,7 +22,7 @@ from hub.clock import Clock, utcnow
 from hub.db import Base, Database
 from hub.db.base import IdMixin
 from hub.db.cache import WatchedCache
-from hub.errors import ForbiddenError, UnauthenticatedError
+from hub.errors import ForbiddenError, UnauthenticatedError, with_article
 from hub.proxy import client_address
 from hub.scope import Role, Scope
 
@@ -211,7 +211,10 @@ def allow(*roles: Role) -> Guard:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
         scope: Scope = connection.user
         if scope.role not in roles:
-            raise ForbiddenError(f"A {scope.role} key may not do this; it needs one of: {', '.join(roles)}.")
+            needs = ", ".join(roles)
+            raise ForbiddenError(
+                f"{with_article(scope.role).capitalize()} key may not do this; it needs one of: {needs}."
+            )
 
     guard.roles = roles  # type: ignore[attr-defined]  # read by the authorization-matrix test
     return guard

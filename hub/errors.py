@@ -17,6 +17,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def with_article(word: str) -> str:
+    """'admin' → 'an admin', 'venue' → 'a venue': for messages that name a role or a kind."""
+    return f"an {word}" if word[:1].lower() in "aeiou" else f"a {word}"
+
+
 class HubError(Exception):
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal"

@@ -7,6 +7,7 @@ from hub.auth import ApiKey
 from hub.concierge.models import Referral
 from hub.flow.models import BonusEntry, IdempotencyRecord, Receipt, Refund, Scan, Visit
 from hub.ratelimit import RateLimitWindow
+from hub.settlement.models import SettlementClose
 from hub.stats.models import RfmRun, RfmScore, StatsDaily, StatsDailyGuest
 from hub.web.models import WebSession
 from partners.models import Member, Offer, Partner, Program, Terminal, Tier, Venue
@@ -36,6 +37,7 @@ __all__ = [
     "RfmRun",
     "RfmScore",
     "Scan",
+    "SettlementClose",
     "SmsSend",
     "StatsDaily",
     "StatsDailyGuest",

@@ -285,6 +285,7 @@ async def import_chunk(
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     now = utcnow()
+    automatic = any(t.promote_when for t in program.tiers)
     for row in rows:
         if row.tier_code is not None and row.tier_code not in tiers:
             tally.rejected.append(
@@ -296,6 +297,9 @@ async def import_chunk(
             )
             continue
         member = existing.get(row.card_number)
+        if automatic and _moves_tier(row, member, tiers[0]):
+            tally.rejected.append(_auto_promoted(row, member, tiers[0]))
+            continue
         if member is None:
             member_id = new_id()
             inserts.append(
@@ -324,6 +328,24 @@ async def import_chunk(
         await session.execute(update(Member), updates)
     tally.created += len(inserts)
     tally.updated += len(updates)
+
+
+def _moves_tier(row: ImportRow, member: Member | None, entry_tier: str) -> bool:
+    """The row's tier differs from the member's (a new member's is the entry tier)."""
+    current = member.tier_code if member is not None else entry_tier
+    return row.tier_code is not None and row.tier_code != current
+
+
+def _auto_promoted(row: ImportRow, member: Member | None, entry_tier: str) -> ImportRejection:
+    where = f"the member is in {member.tier_code!r}" if member else f"new members start in {entry_tier!r}"
+    return ImportRejection(
+        line=row.line,
+        code="tier_auto_promoted",
+        message=(
+            f"This program promotes its tiers automatically and {where}: leave tier_code empty or give "
+            "that tier."
+        ),
+    )
 
 
 def _member_change(keyring: Keyring, member: Member, row: ImportRow) -> dict[str, object]:

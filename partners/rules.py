@@ -130,6 +130,44 @@ def bonus_accrual(paid_minor: int, bonus_bp: int | None) -> int:
     return div_half_up(paid_minor * bonus_bp, BP)
 
 
+@dataclass(frozen=True)
+class BonusTerms:
+    """A venue program's bonus terms for this check: the tier's rates and the member's balance."""
+
+    balance_minor: int
+    bonus_bp: int | None
+    max_bonus_payment_bp: int | None
+
+
+@dataclass(frozen=True)
+class Bill:
+    """A check priced whole: the discount, then the bonus paid, then the bonus accrued on the money paid."""
+
+    priced: Priced
+    bonus_payable_minor: int
+    bonus_spent_minor: int
+    bonus_accrued_minor: int
+
+    @property
+    def total_minor(self) -> int:
+        """What the guest pays in money."""
+        return self.priced.total_minor - self.bonus_spent_minor
+
+    @property
+    def is_overdrawn(self) -> bool:
+        """More bonus asked for than this check may take."""
+        return self.bonus_spent_minor > self.bonus_payable_minor
+
+
+def bill(priced: Priced, bonus: BonusTerms | None, pay_with_bonus_minor: int) -> Bill:
+    """The one pricing of a check, for the quote and the receipt alike (bonus None: no bonus here)."""
+    if bonus is None:
+        return Bill(priced, 0, pay_with_bonus_minor, 0)
+    payable = bonus_payable(priced.total_minor, bonus.balance_minor, bonus.max_bonus_payment_bp)
+    paid = priced.total_minor - pay_with_bonus_minor
+    return Bill(priced, payable, pay_with_bonus_minor, bonus_accrual(paid, bonus.bonus_bp))
+
+
 # ---- tiers ----
 
 

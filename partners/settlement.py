@@ -1,11 +1,11 @@
 """Settlement arithmetic (pure, integers only): who funds a discount, program fees, how refunds reverse them.
 
 A sale splits its discount with the coalition-funded share snapshotted on the visit (half up; the venue
-gets the remainder, so the two always sum to the discount) and owes the program's fees in force when the
-receipt was written. A refund reverses a part of each figure. Reversals are cumulative: the reversed total
-after a refund is the figure prorated on everything refunded so far, minus what earlier refunds reversed.
-So partial refunds never reverse more than the sale had, and refunding the whole receipt reverses every
-figure exactly, whatever the rounding along the way.
+gets the remainder, so the two always sum to the discount) and owes the program's fees in force on the
+day its visit was verified. A refund reverses a part of each figure. Reversals are cumulative: the
+reversed total after a refund is the figure prorated on everything refunded so far, minus what earlier
+refunds reversed. So partial refunds never reverse more than the sale had, and refunding the whole
+receipt reverses every figure exactly, whatever the rounding along the way.
 """
 
 from __future__ import annotations
@@ -47,6 +47,57 @@ def prorate(figure: int, part: int, whole: int) -> int:
 def reversal(figure: int, whole: int, before: int, after: int) -> int:
     """What one refund reverses of figure, when it takes the refunded part of whole from before to after."""
     return prorate(figure, after, whole) - prorate(figure, before, whole)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A receipt as a refund sees it: paid in money (total), the discount, the bonus paid and earned."""
+
+    total_minor: int
+    discount_minor: int
+    bonus_spent_minor: int = 0
+    bonus_accrued_minor: int = 0
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """One refund: the money given back and its share of the discount and of both bonus movements."""
+
+    amount_minor: int  # money refunded (a part of the check's total_minor, never the bonus paid)
+    discount_reversed_minor: int
+    bonus_reversed_minor: int  # of the bonus the check earned: taken back from the balance
+    bonus_returned_minor: int  # of the bonus paid with the check: given back to the balance
+
+
+def refund_of(
+    check: Check, *, refunded_minor: int, returned_minor: int, amount_minor: int | None
+) -> Refunded | None:
+    """The refund of amount_minor of money (None: all that is left), or None when that is not refundable.
+
+    Every part is the cumulative reversal over the money paid, so partial refunds add up to exactly the full
+    refund. A check paid wholly by bonus (total 0) is refunded at once, without an amount: its bonus is
+    returned, its discount reversed.
+    """
+    if check.total_minor > 0:
+        left = check.total_minor - refunded_minor
+        amount = left if amount_minor is None else amount_minor
+        if not 0 < amount <= left:
+            return None
+        whole, before, after = check.total_minor, refunded_minor, refunded_minor + amount
+    else:
+        if amount_minor is not None or returned_minor >= check.bonus_spent_minor:
+            return None
+        amount, whole, before, after = 0, 1, 0, 1
+
+    def back(figure: int) -> int:
+        return reversal(figure, whole, before, after)
+
+    return Refunded(
+        amount_minor=amount,
+        discount_reversed_minor=back(check.discount_minor),
+        bonus_reversed_minor=back(check.bonus_accrued_minor),
+        bonus_returned_minor=back(check.bonus_spent_minor),
+    )
 
 
 @dataclass(frozen=True)
@@ -99,9 +150,11 @@ def fees_in_force(schedule: Sequence[FeeTerms], at: dt.datetime) -> FeeTerms:
 
 @dataclass(frozen=True)
 class Figures:
-    """The numbers of a statement line; refunds carry negative money."""
+    """The numbers of a statement line; refunds carry negative money. visits are verified visits, receipts
+    the checks that came (a visit may still wait for its check)."""
 
     visits: int = 0
+    receipts: int = 0
     refunds: int = 0
     check_sum_minor: int = 0
     paid_minor: int = 0
@@ -140,7 +193,7 @@ class Sale:
 def sale_figures(sale: Sale) -> Figures:
     split = split_discount(sale.discount_minor, sale.coalition_bp)
     return Figures(
-        visits=1,
+        receipts=1,
         check_sum_minor=sale.subtotal_minor,
         paid_minor=sale.total_minor,
         discount_minor=sale.discount_minor,
@@ -198,6 +251,17 @@ class Period:
         year, month = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
         end = dt.datetime(year, month, 1, tzinfo=zone)
         return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def period_of(at: dt.datetime, timezone: str) -> Period:
+    """The month `at` falls in, in that time zone."""
+    local = at.astimezone(zoneinfo.ZoneInfo(timezone))
+    return Period(local.year, local.month)
+
+
+def ended_everywhere(period: Period, timezones: Iterable[str]) -> dt.datetime:
+    """When the month has ended in every one of these time zones (in UTC when there are none)."""
+    return max(period.bounds(zone)[1] for zone in {*timezones} or {"UTC"})
 
 
 def parse_period(text: str) -> Period | None:

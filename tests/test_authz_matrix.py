@@ -244,9 +244,16 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", "/v1/scans/{scan_id}/pin/resend"): TERMINAL_ONLY,
     ("POST", "/v1/visits/{visit_id}/quote"): TERMINAL_ONLY,
     ("POST", "/v1/visits/{visit_id}/receipt"): TERMINAL_ONLY,
-    ("POST", "/v1/receipts/{receipt_id}/refund"): TERMINAL_ONLY,
     # cancelling an open visit: its venue's terminals and venue key, its partner, admin (tests/stats)
     ("POST", "/v1/visits/{visit_id}/cancel"): {
+        "admin": Reaches(),
+        "concierge": DENY,
+        "partner": Reaches(),
+        "venue": Reaches(),
+        "terminal": Reaches(),
+    },
+    # a refund: the till, its venue, its partner, an admin (tests/flow/test_money.py: on whose receipts)
+    ("POST", "/v1/receipts/{receipt_id}/refund"): {
         "admin": Reaches(),
         "concierge": DENY,
         "partner": Reaches(),
@@ -321,6 +328,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     },
     ("GET", "/v1/referrals/{referral_id}"): CONCIERGE_REFERRAL,
     ("POST", "/v1/referrals/{referral_id}/cancel"): CONCIERGE_REFERRAL,
+    ("POST", "/v1/settlements/{period}/close"): only_admin("past_month"),
     # ---- the audit log: admin only ----
     ("GET", "/v1/audit"): only_admin(),
     ("GET", "/v1/members/{member_id}/visits"): {
@@ -511,6 +519,7 @@ async def build_world(client: httpx.AsyncClient, db: Database | None = None) -> 
     }
     spare = await client.post("/v1/keys", json={"role": "admin", "name": "spare"}, headers=ADMIN)
     w["spare_key"] = spare.json()
+    w["past_month"] = {"id": "2026-10"}  # a settlement period that has ended (the clock is in November)
     for name, program, venue in (("referral_a", "a", "1"), ("referral_b", "b", "2")):
         booked = await client.post("/v1/referrals", json=_referral_body(w, program, venue), headers=ADMIN)
         assert booked.status_code == 201, booked.text

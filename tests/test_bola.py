@@ -84,7 +84,7 @@ async def _tenant_2_flow(client: httpx.AsyncClient, app: Litestar, world: World)
     receipt = {
         "check_id": "BOLA-1",
         "currency": "RUB",
-        "closed_at": "2026-11-20T21:00:00+03:00",
+        "closed_at": "2026-11-20T15:00:00+03:00",
         "items": [{"name": "Tea", "category": "food", "quantity": 1, "unit_price_minor": 10_000}],
     }
     closed = await client.post(f"/v1/visits/{world['visit_2']['id']}/receipt", json=receipt, headers=till)

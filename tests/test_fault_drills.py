@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import json
 import os
 import random
@@ -225,7 +226,7 @@ async def _one_flow(
         receipt = {
             "check_id": f"drill-{uuid.uuid4().hex}",
             "currency": "RUB",
-            "closed_at": "2026-11-20T21:00:00+03:00",
+            "closed_at": dt.datetime.now(dt.UTC).isoformat(),  # the real servers run on the real clock
             "items": flow_bench.RECEIPT_ITEMS,
         }
         status, closed = await _post(

@@ -492,7 +492,15 @@ class Dispatcher:
             )
             await conn.execute(
                 RECORD_DELIVERED,
-                [{"b_id": o.item.delivery_id, "b_started": o.started_at, "b_now": now} for o in successes],
+                [
+                    {
+                        "b_id": o.item.delivery_id,
+                        "b_started": o.started_at,
+                        "b_now": now,
+                        "b_code": o.attempt.status_code,
+                    }
+                    for o in successes
+                ],
             )
             await self._note_successes(conn, {o.item.connector_id for o in successes}, now)
         for outcome in batch:
@@ -528,7 +536,8 @@ class Dispatcher:
         delivery = await session.get_one(Delivery, outcome.item.delivery_id, with_for_update=True)
         connector = await session.get_one(Connector, outcome.item.connector_id, with_for_update=True)
         counted = not isinstance(outcome.error, (RateLimitError, ReconsentError))
-        session.add(self._attempt_row(outcome, delivery.attempts + (1 if counted else 0)))
+        number = delivery.attempt_offset + delivery.attempts + (1 if counted else 0)
+        session.add(self._attempt_row(outcome, number))
         delivery.claimed_by, delivery.claimed_until = None, None
         delivery.first_attempt_at = delivery.first_attempt_at or outcome.started_at
         if delivery.status not in OPEN:  # an operator acted meanwhile
@@ -619,7 +628,7 @@ def _claimable(status_condition: Any, *, lock: bool = True) -> Any:
         select(
             d.id,
             d.connector_id,
-            d.attempts,
+            d.attempt_offset + d.attempts,  # attempts made so far, counted on across operator retries
             d.needs_reconcile,
             c.status,
             c.updated_at,
@@ -668,7 +677,7 @@ RECORD_DELIVERED = (  # one executemany for a batch of successes
         attempts=DELIVERIES.c.attempts + 1,
         claimed_by=None,
         claimed_until=None,
-        last_status_code=None,
+        last_status_code=bindparam("b_code", type_=Integer),  # the destination's 2xx, when it had one
         last_error=None,
         first_attempt_at=func.coalesce(
             DELIVERIES.c.first_attempt_at, bindparam("b_started", type_=UtcDateTime())

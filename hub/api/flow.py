@@ -17,6 +17,17 @@ from hub.flow.service import FlowService
 
 TERMINAL = allow("terminal")
 VISIT_KEEPERS = allow("terminal", "venue", "partner", "admin")
+REFUND_DESCRIPTION = """\
+`amount_minor` is money given back: a part of the receipt's `total_minor`, which is what the guest paid in
+money after the discount and after any bonus paid (`bonus_spent_minor`); omitted, all that is left. With
+it go, in the same proportion of the money paid, the discount (`discount_reversed_minor`), the bonus the
+check earned (`bonus_reversed_minor`, taken back from the guest's balance) and the bonus paid with it
+(`bonus_returned_minor`, given back to the balance). Each figure is reversed cumulatively, so partial
+refunds add up to exactly the full refund: a full refund leaves the balance as it was before the check.
+A check paid wholly by bonus (`total_minor` 0) is refunded once, without an amount.
+
+Who: a terminal of the receipt's venue, the venue's key, its partner's key or an admin; each refund is in
+the audit log with the key's role and id. Another venue's receipt is 404."""
 Flow = NamedDependency[FlowService]
 
 
@@ -87,9 +98,13 @@ class VisitCancelController(Controller):
 class ReceiptController(Controller):
     path = "/v1/receipts"
     tags = ["guest flow"]
-    guards = [TERMINAL]
+    guards = [allow("terminal", "venue", "partner", "admin")]  # the till, its venue, its partner, an admin
 
-    @post("/{receipt_id:uuid}/refund", summary="Refund all or part of a receipt")
+    @post(
+        "/{receipt_id:uuid}/refund",
+        summary="Refund all or part of a receipt",
+        description=REFUND_DESCRIPTION,
+    )
     async def refund(
         self, flow: Flow, principal: Principal, receipt_id: PathId, data: JSONBody[s.RefundCreate]
     ) -> s.RefundAnswer:

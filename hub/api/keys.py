@@ -24,7 +24,7 @@ from hub.api.params import (
     Session,
 )
 from hub.auth import ApiKey, allow, create_key
-from hub.errors import InvalidInputError, NotFoundError
+from hub.errors import InvalidInputError, NotFoundError, with_article
 from hub.schema import InputStruct, Name, OutputStruct, Page, decode_cursor, page_of
 from hub.scope import Role
 from partners.models import Partner, Program, Terminal, Venue
@@ -106,9 +106,13 @@ async def validate_scope(session: AsyncSession, role: Role, scope: KeyScope) -> 
     ]
     extra = [name for name in given if name != needed]
     if extra:
-        raise InvalidInputError(f"A {role} key takes no {', '.join(extra)}.", field=f"scope.{extra[0]}")
+        raise InvalidInputError(
+            f"{with_article(role).capitalize()} key takes no {', '.join(extra)}.", field=f"scope.{extra[0]}"
+        )
     if needed is not None and needed not in given:
-        raise InvalidInputError(f"A {role} key needs scope.{needed}.", field=f"scope.{needed}")
+        raise InvalidInputError(
+            f"{with_article(role).capitalize()} key needs scope.{needed}.", field=f"scope.{needed}"
+        )
     if role == "concierge":
         ids = sorted(set(scope.program_ids or []))
         found = set(await session.scalars(select(Program.id).where(Program.id.in_(ids))))

@@ -53,3 +53,10 @@ class BonusNotAvailableError(InvalidInputError):
 class RefundExceedsError(InvalidInputError):
     code = "refund_exceeds_receipt"
     default_message = "The refund is larger than what is left to refund on this receipt."
+
+
+class ClosedAtOutOfRangeError(InvalidInputError):
+    code = "closed_at_out_of_range"
+    default_message = (
+        "closed_at must lie between the visit's verification and now (5 minutes of clock skew either way)."
+    )

@@ -82,6 +82,10 @@ class Receipt(IdMixin, Base):
     staff: Mapped[str | None] = mapped_column(String(200))
     refunded_minor: Mapped[int] = mapped_column(default=0)
     refunded_discount_minor: Mapped[int] = mapped_column(default=0)
+    refunded_bonus_minor: Mapped[int] = mapped_column(default=0)  # of bonus_spent_minor, given back
+    # YYYY-MM when the month of closed_at was already settled (closed) as the receipt came: it settles in the
+    # month it was recorded in; None: in the month of closed_at
+    settlement_period: Mapped[str | None] = mapped_column(String(7))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -91,7 +95,8 @@ class Refund(IdMixin, Base):
     receipt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("receipts.id"), index=True)
     amount_minor: Mapped[int]
     discount_reversed_minor: Mapped[int]
-    bonus_reversed_minor: Mapped[int] = mapped_column(default=0)
+    bonus_reversed_minor: Mapped[int] = mapped_column(default=0)  # earned bonus taken back
+    bonus_returned_minor: Mapped[int] = mapped_column(default=0)  # paid bonus given back
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -103,7 +108,7 @@ class BonusEntry(IdMixin, Base):
 
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
     receipt_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("receipts.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # accrual | spend | welcome | refund
+    kind: Mapped[str] = mapped_column(String(16))  # accrual | spend | welcome | refund | return
     amount_minor: Mapped[int]  # signed
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

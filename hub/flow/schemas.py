@@ -139,27 +139,43 @@ class ReceiptAnswer(OutputStruct):
 
 
 class QuoteAnswer(OutputStruct):
+    """The figures the receipt with the same body gets (discount, bonus paid and earned, total paid)."""
+
     visit_id: uuid.UUID
     currency: str
     subtotal_minor: int
     discount_minor: int
+    bonus_spent_minor: int
+    bonus_accrued_minor: int
     total_minor: int
     bonus_payable_minor: int
     bonus_balance_minor: int
     lines: list[LineOut]
 
 
+REFUND_AMOUNT = (
+    "money to give back, a part of the receipt's total_minor (what was paid in money, not by bonus); "
+    "omitted: all that is left. The bonus paid with the check is returned to the guest's balance in the "
+    "same proportion (bonus_returned_minor) and the bonus it earned is taken back (bonus_reversed_minor). "
+    "A check paid wholly by bonus is refunded without an amount."
+)
+
+
 class RefundCreate(InputStruct):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
-    amount_minor: Annotated[int, msgspec.Meta(ge=1, le=10**13)] | None = None
+    amount_minor: Annotated[int, msgspec.Meta(ge=1, le=10**13, description=REFUND_AMOUNT)] | None = None
 
 
 class RefundAnswer(OutputStruct):
+    """A refund: money given back and its proportional share of the discount and of both bonus movements."""
+
     refund_id: uuid.UUID
     receipt_id: uuid.UUID
-    amount_minor: int
+    amount_minor: Annotated[int, msgspec.Meta(description="money given back")]
     discount_reversed_minor: int
-    bonus_reversed_minor: int
+    bonus_reversed_minor: Annotated[int, msgspec.Meta(description="earned bonus taken back from the balance")]
+    bonus_returned_minor: Annotated[int, msgspec.Meta(description="paid bonus given back to the balance")]
+    currency: str
     reason: str
     created_at: dt.datetime
 

@@ -35,6 +35,7 @@ from hub.flow.errors import (
     BonusNotAvailableError,
     CardAmbiguousError,
     CardNotRecognizedError,
+    ClosedAtOutOfRangeError,
     CurrencyMismatchError,
     MemberBlockedError,
     ReceiptConflictError,
@@ -47,11 +48,12 @@ from hub.flow.outcomes import pin_outcome, scan_outcome
 from hub.flow.recognizer import Recognizer
 from hub.ratelimit import add_hits
 from hub.scope import Scope
+from hub.settlement import months
 from hub.stats import rollups
 from partners import rules
 from partners.members import decrypt_phone
 from partners.models import Member, Offer, Program, Terminal, Tier, Venue
-from partners.settlement import reversal
+from partners.settlement import Check, Refunded, refund_of
 from pin import otp
 from pin import service as pins
 from pin.errors import SmsBudgetExceededError, SmsUnavailableError
@@ -61,6 +63,7 @@ from routing.recognition import Candidate, VenueContext, normalize_code, resolve
 
 log = logging.getLogger("hub.flow")
 DELEGATED_LOYALTY_SECONDS = 3.0  # the waiter is waiting: the hub's own figures after that
+CLOCK_SKEW = dt.timedelta(minutes=5)  # a till's clock may be this far off the hub's, either way
 
 
 class ScanNotFoundError(NotFoundError):
@@ -72,7 +75,7 @@ class VisitNotFoundError(NotFoundError):
 
 
 class ReceiptNotFoundError(NotFoundError):
-    default_message = "No such receipt at this venue."
+    default_message = "No such receipt among those this key may refund."
 
 
 def mask_name(name: str | None) -> str | None:
@@ -246,10 +249,13 @@ class FlowService:
                 "The venue's own loyalty system did not answer: the hub's figures are shown."
             )
             return answer
-        if found is not None:
+        if found is not None:  # the venue's system speaks for the guest: no hub tier beside its own
             answer.loyalty.source = found.source
+            answer.loyalty.tier_code = found.tier_code
             answer.loyalty.tier_name = found.tier_name
             answer.loyalty.bonus_balance_minor = found.bonus_balance_minor
+            if answer.member is not None:
+                answer.member.tier_code = found.tier_code
         return answer
 
     async def _locate(self, session: AsyncSession, who: Scope) -> Located:
@@ -456,6 +462,7 @@ class FlowService:
 
     async def verify(self, who: Scope, scan_id: uuid.UUID, data: s.PinSubmit) -> s.Verified:
         async with self.database.transaction() as session:
+            await months.hold(session)  # the visit counts in this month: it cannot close meanwhile
             scan, challenge, member = await self._scan_to_verify(session, who, scan_id)
             if not otp.is_well_formed(data.pin, challenge.digits):
                 raise InvalidInputError(
@@ -617,27 +624,28 @@ class FlowService:
         return visit
 
     async def quote(self, who: Scope, visit_id: uuid.UUID, data: s.QuoteCreate) -> s.QuoteAnswer:
+        """What the receipt with this body would get, priced as the receipt prices it; changes nothing."""
         async with self.database.reader() as session:
             visit = await self._visit_here(session, who, visit_id, lock=False)
+            if visit.status != "open":
+                raise VisitClosedError()
+            if data.closed_at is not None:
+                _check_closed_at(visit, data.closed_at, self.clock.now())
             program = await self.catalog.program(session, visit.program_id)
             _check_currency(program, data.currency)
-            priced = _price(visit, data.items)
             member = await session.get_one(Member, visit.member_id)
-            tier = await self._tier(session, program.id, visit.tier_code)
-            payable = 0
-            if program.kind == "venue" and tier is not None:
-                payable = rules.bonus_payable(
-                    priced.total_minor, member.bonus_balance_minor, tier.max_bonus_payment_bp
-                )
+            bill = await self._bill(session, program, visit, member, data.items, data.pay_with_bonus_minor)
             return s.QuoteAnswer(
                 visit_id=visit.id,
                 currency=data.currency,
-                subtotal_minor=priced.subtotal_minor,
-                discount_minor=priced.discount_minor,
-                total_minor=priced.total_minor,
-                bonus_payable_minor=payable,
+                subtotal_minor=bill.priced.subtotal_minor,
+                discount_minor=bill.priced.discount_minor,
+                bonus_spent_minor=bill.bonus_spent_minor,
+                bonus_accrued_minor=bill.bonus_accrued_minor,
+                total_minor=bill.total_minor,
+                bonus_payable_minor=bill.bonus_payable_minor,
                 bonus_balance_minor=member.bonus_balance_minor if program.kind == "venue" else 0,
-                lines=_lines_out(priced),
+                lines=_lines_out(bill.priced),
             )
 
     async def close(
@@ -654,7 +662,7 @@ class FlowService:
                 # lock the visit first: a concurrent post of the same check then sees the receipt it wrote
                 visit = await self._visit_here(session, who, visit_id, lock=True)
                 if visit.status != "open":  # a retry of its receipt, or another check for a closed visit
-                    existing = await self._existing_receipt(session, who, data.check_id, digest)
+                    existing = await self._existing_receipt(session, who, visit.id, data.check_id, digest)
                     if existing is not None:
                         return existing, False
                 # an open visit: a check number already used at this venue fails the insert (unique)
@@ -663,19 +671,26 @@ class FlowService:
             # the check number is taken (a concurrent post of it won the race, or another visit has
             # it): answer as for a retry, or 409 for another body
             async with self.database.reader() as session:
-                existing = await self._existing_receipt(session, who, data.check_id, digest)
+                existing = await self._existing_receipt(session, who, visit_id, data.check_id, digest)
             if existing is None:
                 raise VisitClosedError() from None
             return existing, False
 
     async def _existing_receipt(
-        self, session: AsyncSession, who: Scope, check_id: str, digest: str
+        self, session: AsyncSession, who: Scope, visit_id: uuid.UUID, check_id: str, digest: str
     ) -> s.ReceiptAnswer | None:
+        """The receipt this post repeats (same visit, same body), None if the check is unused here."""
         receipt = await session.scalar(
             select(Receipt).where(Receipt.venue_id == who.venue_id, Receipt.check_id == check_id)
         )
         if receipt is None:
             return None
+        if receipt.visit_id != visit_id:
+            raise ReceiptConflictError(
+                "This check_id belongs to another visit at this venue: use the check's own number.",
+                receipt_id=str(receipt.id),
+                visit_id=str(receipt.visit_id),
+            )
         if receipt.request_hash != digest:
             raise ReceiptConflictError(receipt_id=str(receipt.id))
         visit = await session.get_one(Visit, receipt.visit_id)
@@ -686,10 +701,13 @@ class FlowService:
     ) -> s.ReceiptAnswer:
         if visit.status != "open":
             raise VisitClosedError()
+        await months.hold(session)  # before `now`: a month closing meanwhile waits for this receipt
+        _check_closed_at(visit, data.closed_at, self.clock.now())
         program = await self.catalog.program(session, visit.program_id)
         _check_currency(program, data.currency)
         venue = await self.catalog.venue(session, visit.venue_id)
-        priced = _price(visit, data.items)
+        member = await self._member_of_visit(session, program, visit)
+        bill = await self._bill(session, program, visit, member, data.items, data.pay_with_bonus_minor)
         now = self.clock.now()
         receipt = Receipt(
             visit_id=visit.id,
@@ -700,43 +718,51 @@ class FlowService:
             request_hash=digest,
             currency=data.currency,
             closed_at=data.closed_at,
-            subtotal_minor=priced.subtotal_minor,
-            discount_minor=priced.discount_minor,
-            total_minor=priced.total_minor,
-            item_count=item_count(p.line.quantity_milli for p in priced.lines),
-            lines=msgspec.to_builtins(_lines_out(priced)),
+            subtotal_minor=bill.priced.subtotal_minor,
+            discount_minor=bill.priced.discount_minor,
+            total_minor=bill.total_minor,
+            item_count=item_count(p.line.quantity_milli for p in bill.priced.lines),
+            lines=msgspec.to_builtins(_lines_out(bill.priced)),
             guests=data.guests,
             staff=data.staff,
-            bonus_spent_minor=0,
-            bonus_accrued_minor=0,
+            bonus_spent_minor=bill.bonus_spent_minor,
+            bonus_accrued_minor=bill.bonus_accrued_minor,
+            settlement_period=await months.receipt_month(session, venue.timezone, data.closed_at, now),
             refunded_minor=0,
             refunded_discount_minor=0,
+            refunded_bonus_minor=0,
             created_at=now,
         )
         session.add(receipt)
         await session.flush()
-        tier_code = visit.tier_code
-        if program.kind == "venue":
-            member = await self._settle_bonus(session, program, visit, receipt, data.pay_with_bonus_minor)
-        elif data.pay_with_bonus_minor:
-            raise BonusNotAvailableError(
-                "Coalition visits are not paid by bonus.", field="pay_with_bonus_minor"
-            )
-        else:
-            member = await session.get_one(Member, visit.member_id)
-        tier_code = await self._promote(session, program, member, receipt, now) or tier_code
+        await self._book_bonus(session, member, receipt)
+        tier_code = await self._promote(session, program, member, receipt, now) or visit.tier_code
         await rollups.record_receipt(session, visit, receipt, venue)
         visit.status, visit.closed_at = "closed", now
+        await self._announce_receipt(session, program, venue, member, receipt, tier_code, now)
+        return _receipt_answer(receipt, tier_code)
+
+    async def _announce_receipt(
+        self,
+        session: AsyncSession,
+        program: Program,
+        venue: Venue,
+        member: Member,
+        receipt: Receipt,
+        tier_code: str | None,
+        now: dt.datetime,
+    ) -> None:
+        """The receipt.closed event, in the receipt's transaction."""
         await enqueue(
             session,
             event_type="receipt.closed",
             context=_context(program, venue),
             occurred_at=now,
-            member_id=visit.member_id,
+            member_id=receipt.member_id,
             **self._member_part(member),
             data={
-                "visit_id": str(visit.id),
-                "member": {"id": str(visit.member_id), "tier_code": tier_code},
+                "visit_id": str(receipt.visit_id),
+                "member": {"id": str(receipt.member_id), "tier_code": tier_code},
                 "receipt_id": str(receipt.id),
                 "check_id": receipt.check_id,
                 "items": [_event_item(line) for line in receipt.lines],
@@ -750,30 +776,50 @@ class FlowService:
                 "bonus_accrued_minor": receipt.bonus_accrued_minor,
             },
         )
-        return _receipt_answer(receipt, tier_code)
 
-    async def _settle_bonus(
-        self, session: AsyncSession, program: Program, visit: Visit, receipt: Receipt, spend: int
-    ) -> Member:
-        """Pay part by bonus (capped by the tier), then accrue on what was paid in money; the member,
-        locked."""
-        tier = await self._tier(session, program.id, visit.tier_code)
+    async def _member_of_visit(self, session: AsyncSession, program: Program, visit: Visit) -> Member:
+        """The visit's member; locked in a venue program, whose receipt moves the bonus balance."""
+        if program.kind != "venue":
+            return await session.get_one(Member, visit.member_id)
         member = await session.scalar(select(Member).where(Member.id == visit.member_id).with_for_update())
         assert member is not None  # noqa: S101  # the visit's member exists (FK)
-        if spend:
-            payable = rules.bonus_payable(
-                receipt.total_minor, member.bonus_balance_minor, tier.max_bonus_payment_bp if tier else None
-            )
-            if spend > payable:
-                raise BonusNotAvailableError(field="pay_with_bonus_minor", bonus_payable_minor=payable)
-            await self._bonus(session, member, receipt.id, "spend", -spend)
-            receipt.bonus_spent_minor = spend
-            receipt.total_minor -= spend
-        accrued = rules.bonus_accrual(receipt.total_minor, tier.bonus_bp if tier else None)
-        if accrued:
-            await self._bonus(session, member, receipt.id, "accrual", accrued)
-            receipt.bonus_accrued_minor = accrued
         return member
+
+    async def _bill(
+        self,
+        session: AsyncSession,
+        program: Program,
+        visit: Visit,
+        member: Member,
+        items: list[s.ItemIn],
+        spend: int,
+    ) -> rules.Bill:
+        """The check as the quote and the receipt both price it; a bonus payment it cannot take is refused."""
+        if program.kind != "venue" and spend:
+            raise BonusNotAvailableError(
+                "Coalition visits are not paid by bonus.", field="pay_with_bonus_minor"
+            )
+        bonus = None
+        if program.kind == "venue":
+            tier = await self._tier(session, program.id, visit.tier_code)
+            bonus = rules.BonusTerms(
+                balance_minor=member.bonus_balance_minor,
+                bonus_bp=tier.bonus_bp if tier else None,
+                max_bonus_payment_bp=tier.max_bonus_payment_bp if tier else None,
+            )
+        bill = rules.bill(_price(visit, items), bonus, spend)
+        if bill.is_overdrawn:
+            raise BonusNotAvailableError(
+                field="pay_with_bonus_minor", bonus_payable_minor=bill.bonus_payable_minor
+            )
+        return bill
+
+    async def _book_bonus(self, session: AsyncSession, member: Member, receipt: Receipt) -> None:
+        """The ledger entries of a receipt: the bonus paid with it, then the bonus it earned."""
+        if receipt.bonus_spent_minor:
+            await self._bonus(session, member, receipt.id, "spend", -receipt.bonus_spent_minor)
+        if receipt.bonus_accrued_minor:
+            await self._bonus(session, member, receipt.id, "accrual", receipt.bonus_accrued_minor)
 
     async def _bonus(
         self, session: AsyncSession, member: Member, receipt_id: uuid.UUID | None, kind: str, amount: int
@@ -838,66 +884,108 @@ class FlowService:
     # ---- refund ----
 
     async def refund(self, who: Scope, receipt_id: uuid.UUID, data: s.RefundCreate) -> s.RefundAnswer:
+        """Give back money, and in proportion the discount, the bonus earned and the bonus paid."""
         async with self.database.transaction() as session:
+            await months.hold(session)  # the refund lands in this month: it cannot close meanwhile
             receipt = await session.scalar(select(Receipt).where(Receipt.id == receipt_id).with_for_update())
-            if receipt is None or receipt.venue_id != who.venue_id:
+            if receipt is None or not await self._may_refund(session, who, receipt):
                 raise ReceiptNotFoundError()
-            left = receipt.total_minor - receipt.refunded_minor
-            amount = data.amount_minor if data.amount_minor is not None else left
-            if amount <= 0 or amount > left:
+            parts = refund_of(
+                _check_of(receipt),
+                refunded_minor=receipt.refunded_minor,
+                returned_minor=receipt.refunded_bonus_minor,
+                amount_minor=data.amount_minor,
+            )
+            if parts is None:
+                left = receipt.total_minor - receipt.refunded_minor
                 raise RefundExceedsError(field="amount_minor", refundable_minor=left)
-            # cumulative: partial refunds add up to exactly what a full refund reverses
-            before, after = receipt.refunded_minor, receipt.refunded_minor + amount
-            discount_back = reversal(receipt.discount_minor, receipt.total_minor, before, after)
-            bonus_back = 0
             member = await session.get_one(Member, receipt.member_id)
-            if receipt.bonus_accrued_minor:
-                bonus_back = reversal(receipt.bonus_accrued_minor, receipt.total_minor, before, after)
-                await self._bonus(session, member, receipt.id, "refund", -bonus_back)
-            receipt.refunded_minor += amount
-            receipt.refunded_discount_minor += discount_back
+            await self._unbook_bonus(session, member, receipt, parts)
+            receipt.refunded_minor += parts.amount_minor
+            receipt.refunded_discount_minor += parts.discount_reversed_minor
+            receipt.refunded_bonus_minor += parts.bonus_returned_minor
             now = self.clock.now()
             refund = Refund(
                 receipt_id=receipt.id,
-                amount_minor=amount,
-                discount_reversed_minor=discount_back,
-                bonus_reversed_minor=bonus_back,
+                amount_minor=parts.amount_minor,
+                discount_reversed_minor=parts.discount_reversed_minor,
+                bonus_reversed_minor=parts.bonus_reversed_minor,
+                bonus_returned_minor=parts.bonus_returned_minor,
                 reason=data.reason,
                 created_at=now,
             )
             session.add(refund)
             await session.flush()
-            program = await self.catalog.program(session, receipt.program_id)
-            venue = await self.catalog.venue(session, receipt.venue_id)
-            await rollups.record_refund(session, receipt, refund, venue)
-            await enqueue(
-                session,
-                event_type="receipt.refunded",
-                context=_context(program, venue),
-                occurred_at=now,
-                member_id=receipt.member_id,
-                **self._member_part(member),
-                data={
-                    "member": {"id": str(receipt.member_id)},
-                    "receipt_id": str(receipt.id),
-                    "refund_id": str(refund.id),
-                    "amount_minor": amount,
-                    "discount_reversed_minor": discount_back,
-                    "reason": data.reason,
-                    "currency": receipt.currency,
-                },
-            )
-            details = {"refund_id": str(refund.id), "amount_minor": amount, "currency": receipt.currency}
-            await audit.record(session, who, "receipt.refund", "receipt", receipt.id, at=now, details=details)
+            await self._announce_refund(session, who, receipt, refund, member, now)
             return s.RefundAnswer(
                 refund_id=refund.id,
                 receipt_id=receipt.id,
-                amount_minor=amount,
-                discount_reversed_minor=discount_back,
-                bonus_reversed_minor=bonus_back,
+                amount_minor=refund.amount_minor,
+                discount_reversed_minor=refund.discount_reversed_minor,
+                bonus_reversed_minor=refund.bonus_reversed_minor,
+                bonus_returned_minor=refund.bonus_returned_minor,
+                currency=receipt.currency,
                 reason=data.reason,
                 created_at=now,
             )
+
+    async def _may_refund(self, session: AsyncSession, who: Scope, receipt: Receipt) -> bool:
+        """The receipt's till or venue, its venue's partner, an admin."""
+        if who.role == "admin":
+            return True
+        if who.role == "partner":
+            venue = await self.catalog.venue(session, receipt.venue_id)
+            return venue.partner_id == who.partner_id
+        return who.role in ("terminal", "venue") and receipt.venue_id == who.venue_id
+
+    async def _unbook_bonus(
+        self, session: AsyncSession, member: Member, receipt: Receipt, parts: Refunded
+    ) -> None:
+        """The refund's ledger entries: the earned bonus taken back, the paid bonus given back."""
+        if parts.bonus_reversed_minor:
+            await self._bonus(session, member, receipt.id, "refund", -parts.bonus_reversed_minor)
+        if parts.bonus_returned_minor:
+            await self._bonus(session, member, receipt.id, "return", parts.bonus_returned_minor)
+
+    async def _announce_refund(
+        self,
+        session: AsyncSession,
+        who: Scope,
+        receipt: Receipt,
+        refund: Refund,
+        member: Member,
+        now: dt.datetime,
+    ) -> None:
+        """Rollups, the receipt.refunded event and the audit entry, in the refund's transaction."""
+        program = await self.catalog.program(session, receipt.program_id)
+        venue = await self.catalog.venue(session, receipt.venue_id)
+        await rollups.record_refund(session, receipt, refund, venue)
+        await enqueue(
+            session,
+            event_type="receipt.refunded",
+            context=_context(program, venue),
+            occurred_at=now,
+            member_id=receipt.member_id,
+            **self._member_part(member),
+            data={
+                "member": {"id": str(receipt.member_id)},
+                "receipt_id": str(receipt.id),
+                "refund_id": str(refund.id),
+                "amount_minor": refund.amount_minor,
+                "discount_reversed_minor": refund.discount_reversed_minor,
+                "bonus_reversed_minor": refund.bonus_reversed_minor,
+                "bonus_returned_minor": refund.bonus_returned_minor,
+                "reason": refund.reason,
+                "currency": receipt.currency,
+            },
+        )
+        details = {
+            "refund_id": str(refund.id),
+            "amount_minor": refund.amount_minor,
+            "bonus_returned_minor": refund.bonus_returned_minor,
+            "currency": receipt.currency,
+        }
+        await audit.record(session, who, "receipt.refund", "receipt", receipt.id, at=now, details=details)
 
 
 # ---- pure helpers ----
@@ -953,6 +1041,17 @@ def _loyalty(tier: Tier | None, member: Member) -> s.Loyalty:
     )
 
 
+def _check_closed_at(visit: Visit, closed_at: dt.datetime, now: dt.datetime) -> None:
+    """A check closes after its visit was verified and not after now, give or take the clock skew."""
+    earliest, latest = visit.verified_at - CLOCK_SKEW, now + CLOCK_SKEW
+    if closed_at.tzinfo is None:
+        raise InvalidInputError(
+            "closed_at needs a time zone offset, e.g. 2026-11-20T21:15:00+03:00.", field="closed_at"
+        )
+    if not earliest <= closed_at <= latest:
+        raise ClosedAtOutOfRangeError(field="closed_at", earliest=_iso(earliest), latest=_iso(latest))
+
+
 def _check_currency(program: Program, currency: str) -> None:
     if currency != program.currency:
         raise CurrencyMismatchError(
@@ -998,6 +1097,15 @@ def _lines_out(priced: rules.Priced) -> list[s.LineOut]:
 def _event_item(line: dict[str, Any]) -> dict[str, Any]:
     keys = ("name", "category", "sku", "quantity", "unit_price_minor", "amount_minor", "discount_minor")
     return {k: line.get(k) for k in keys}
+
+
+def _check_of(receipt: Receipt) -> Check:
+    return Check(
+        total_minor=receipt.total_minor,
+        discount_minor=receipt.discount_minor,
+        bonus_spent_minor=receipt.bonus_spent_minor,
+        bonus_accrued_minor=receipt.bonus_accrued_minor,
+    )
 
 
 def _receipt_answer(receipt: Receipt, tier_code: str | None) -> s.ReceiptAnswer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Literal
 
@@ -14,9 +15,12 @@ class Ref(OutputStruct):
 
 
 class Figures(OutputStruct):
-    """Money in minor units of `currency`; on a refunds line every amount is zero or negative."""
+    """Money in minor units of `currency`; on a refunds line every amount is zero or negative. `visits`
+    counts verified visits (not cancelled) by the venue-local day of verification, `receipts` the checks
+    settled in the month (a visit may still wait for its check)."""
 
     visits: int
+    receipts: int
     refunds: int
     check_sum_minor: int
     paid_minor: int
@@ -50,8 +54,12 @@ class PartnerTotal(Figures, kw_only=True):
 
 
 class SettlementStatement(OutputStruct):
+    """`status` open: computed from the facts when asked; closed: as closing froze it, never changing."""
+
     period: str
     partner_id: uuid.UUID | None
+    status: Literal["open", "closed"]
+    closed_at: dt.datetime | None
     lines: list[SettlementLine]
     by_venue: list[VenueTotal]
     by_partner: list[PartnerTotal]
@@ -67,6 +75,7 @@ LINE_COLUMNS = [
     "currency",
     "kind",
     "visits",
+    "receipts",
     "refunds",
     "check_sum_minor",
     "paid_minor",

@@ -1,25 +1,34 @@
-"""Build a settlement statement from the facts alone: receipts, refunds and the visits they belong to.
+"""Build a settlement statement from the facts alone: visits, receipts and refunds.
 
-Nothing here reads delivery state or anything a replay could change, so a period's statement is the same
-whenever it is asked for. A sale counts in the month (venue-local) its receipt was closed; a refund counts
-in the month it was made, as a negative "refunds" line, whatever month the sale was in. Only coalition
-programs are settled: a venue program's discounts are the venue's own business.
+Nothing here reads delivery state or anything a replay could change. An open month is computed when asked;
+a closed one is served as closing froze it and never changes. A verified (not cancelled) visit counts in
+the month (venue-local) it was verified; a sale in the month its receipt was closed, unless that month was
+already closed when the receipt came: then in the month it was recorded; a refund in the month it was
+made, as a negative "refunds" line, whatever month the sale was in. Fees are those in force on the day the
+visit was verified. Only coalition programs are settled: a venue program's discounts are the venue's own
+business.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+import msgspec
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub import audit
 from hub.errors import InvalidInputError
 from hub.flow.models import Receipt, Refund, Visit
-from hub.scope import Scope
+from hub.scope import ADMIN, Scope
+from hub.settlement import months
+from hub.settlement.errors import PeriodNotEndedError
+from hub.settlement.models import SettlementClose
 from hub.settlement.schemas import PartnerTotal, Ref, SettlementLine, SettlementStatement, VenueTotal
 from partners import settlement as law
 from partners import visibility
@@ -30,23 +39,93 @@ Key = tuple[uuid.UUID, uuid.UUID, uuid.UUID, str, str]  # partner, venue, progra
 IN_CHUNK = 500
 
 
+def _period(text: str) -> law.Period:
+    period = law.parse_period(text)
+    if period is None:
+        raise InvalidInputError("period must be a month as YYYY-MM, such as 2026-11.", field="period")
+    return period
+
+
 async def statement(
     session: AsyncSession, scope: Scope, period_text: str, partner_id: uuid.UUID | None
 ) -> SettlementStatement:
-    period = law.parse_period(period_text)
-    if period is None:
-        raise InvalidInputError("period must be a month as YYYY-MM, such as 2026-11.", field="period")
+    """The month's statement as this key may see it: frozen once closed, computed while open."""
+    period = _period(period_text)
     if partner_id is not None:
         await _check_partner(session, scope, partner_id)
+    frozen = await session.get(SettlementClose, str(period))
+    if frozen is not None:
+        lines = [
+            line
+            for line in msgspec.convert(frozen.lines, list[SettlementLine])
+            if _sees(scope, partner_id, line)
+        ]
+        return _statement(str(period), partner_id, lines, closed_at=frozen.closed_at)
+    return _statement(str(period), partner_id, await _live_lines(session, scope, period, partner_id))
+
+
+async def close(
+    session: AsyncSession, scope: Scope, period_text: str, now: dt.datetime
+) -> SettlementStatement:
+    """Freeze the month's statement (every partner's lines) once the month has ended everywhere; closing a
+    closed month again answers it as it was closed, and changes nothing."""
+    period = _period(period_text)
+    await months.lock_for_closing(session)
+    if not await months.is_closed(session, period):
+        ends = law.ended_everywhere(period, await _time_zones(session, None))
+        if now < ends:
+            raise PeriodNotEndedError(
+                f"{period} has not ended in every venue's time zone yet: it can be closed from "
+                f"{ends.isoformat().replace('+00:00', 'Z')} on.",
+                period=str(period),
+                closable_from=ends.isoformat().replace("+00:00", "Z"),
+            )
+        lines = await _live_lines(session, ADMIN, period, None)
+        session.add(
+            SettlementClose(
+                period=str(period),
+                closed_at=now,
+                closed_by_role=scope.role,
+                closed_by_key_id=scope.key_id,
+                lines=msgspec.to_builtins(lines),
+            )
+        )
+        await session.flush()
+        details = {"period": str(period), "lines": len(lines)}
+        await audit.record(
+            session, scope, "settlement.close", "settlement", str(period), at=now, details=details
+        )
+    return await statement(session, scope, str(period), None)
+
+
+def _sees(scope: Scope, partner_id: uuid.UUID | None, line: SettlementLine) -> bool:
+    """A frozen line that this key (and the partner filter) would see in the month's statement."""
+    if partner_id is not None and line.partner.id != partner_id:
+        return False
+    if scope.role == "admin":
+        return True
+    if scope.role == "concierge":
+        return line.program.id in scope.program_ids
+    if scope.role == "partner":
+        return line.partner.id == scope.partner_id
+    return scope.role == "venue" and line.venue.id == scope.venue_id
+
+
+async def _live_lines(
+    session: AsyncSession, scope: Scope, period: law.Period, partner_id: uuid.UUID | None
+) -> list[SettlementLine]:
     where = [_visible(scope), Program.kind == "coalition"]
     if partner_id is not None:
         where.append(Visit.partner_id == partner_id)
     zones = await _time_zones(session, partner_id)
     lines: dict[Key, law.Figures] = defaultdict(law.Figures)
     fees = _FeeBook(session)
-    await _add_sales(session, lines, fees, where, _within(zones, period, Receipt.closed_at))
+    await _add_visits(session, lines, where, _within(zones, period, Visit.verified_at))
+    own_month = and_(Receipt.settlement_period.is_(None), _within(zones, period, Receipt.closed_at))
+    sold = or_(own_month, Receipt.settlement_period == str(period))
+    await _add_sales(session, lines, fees, where, sold)
     await _add_refunds(session, lines, fees, where, _within(zones, period, Refund.created_at))
-    return await _assemble(session, str(period), partner_id, lines)
+    return await _assemble(session, lines)
 
 
 async def _check_partner(session: AsyncSession, scope: Scope, partner_id: uuid.UUID) -> None:
@@ -97,7 +176,7 @@ def _facts(query: Any, where: Sequence[ColumnElement[bool]]) -> Any:
 
 _SALE_COLUMNS = (
     Receipt.id,
-    Receipt.created_at,
+    Visit.verified_at,
     Receipt.subtotal_minor,
     Receipt.discount_minor,
     Receipt.total_minor,
@@ -110,7 +189,7 @@ _SALE_COLUMNS = (
 
 
 class _FeeBook:
-    """Each program's fee schedule, read once per statement."""
+    """Each program's fee schedule, read once per statement; a sale owes the fees of its visit's date."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -125,12 +204,30 @@ class _FeeBook:
             discount_minor=row.discount_minor,
             total_minor=row.total_minor,
             coalition_bp=row.coalition_funded_bp,
-            fees=law.fees_in_force(self.schedules[row.program_id], row.created_at),
+            fees=law.fees_in_force(self.schedules[row.program_id], row.verified_at),  # the visit's day
         )
 
 
 def _key(row: Any, kind: str) -> Key:
     return (row.partner_id, row.venue_id, row.program_id, row.currency, kind)
+
+
+async def _add_visits(
+    session: AsyncSession,
+    lines: dict[Key, law.Figures],
+    where: Sequence[ColumnElement[bool]],
+    window: ColumnElement[bool],
+) -> None:
+    """Verified visits, cancelled ones aside, on the sales line of their venue and program."""
+    query = (
+        select(Visit.partner_id, Visit.venue_id, Visit.program_id, Program.currency, func.count(Visit.id))
+        .join(Venue, Venue.id == Visit.venue_id)
+        .join(Program, Program.id == Visit.program_id)
+        .where(*where, window, Visit.status != "cancelled")
+        .group_by(Visit.partner_id, Visit.venue_id, Visit.program_id, Program.currency)
+    )
+    for partner_id, venue_id, program_id, currency, count in await session.execute(query):
+        lines[(partner_id, venue_id, program_id, currency, "sales")] += law.Figures(visits=int(count))
 
 
 async def _add_sales(
@@ -196,9 +293,7 @@ def _figures(figures: law.Figures) -> dict[str, int]:
     return {**asdict(figures), "fees_minor": figures.fees_minor}
 
 
-async def _assemble(
-    session: AsyncSession, period: str, partner_id: uuid.UUID | None, lines: dict[Key, law.Figures]
-) -> SettlementStatement:
+async def _assemble(session: AsyncSession, lines: dict[Key, law.Figures]) -> list[SettlementLine]:
     partners = await _names(session, Partner, {k[0] for k in lines})
     venues = await _names(session, Venue, {k[1] for k in lines})
     programs = await _names(session, Program, {k[2] for k in lines})
@@ -207,31 +302,48 @@ async def _assemble(
         p, v, g, currency, kind = key
         return (partners[p].name, str(p), venues[v].name, str(v), programs[g].name + str(g), currency + kind)
 
-    keys = sorted(lines, key=order)
+    return [
+        SettlementLine(
+            partner=partners[p],
+            venue=venues[v],
+            program=programs[g],
+            currency=currency,
+            kind="sales" if kind == "sales" else "refunds",
+            **_figures(lines[(p, v, g, currency, kind)]),
+        )
+        for p, v, g, currency, kind in sorted(lines, key=order)
+    ]
+
+
+def _law_figures(line: SettlementLine) -> law.Figures:
+    return law.Figures(**{f.name: getattr(line, f.name) for f in fields(law.Figures)})
+
+
+def _statement(
+    period: str,
+    partner_id: uuid.UUID | None,
+    lines: list[SettlementLine],
+    closed_at: dt.datetime | None = None,
+) -> SettlementStatement:
+    """The statement around its lines (in order), with the totals per venue and per partner."""
     by_venue: dict[tuple[uuid.UUID, uuid.UUID, str], law.Figures] = defaultdict(law.Figures)
     by_partner: dict[tuple[uuid.UUID, str], law.Figures] = defaultdict(law.Figures)
-    for key in keys:
-        by_venue[(key[0], key[1], key[3])] += lines[key]
-        by_partner[(key[0], key[3])] += lines[key]
+    refs: dict[uuid.UUID, Ref] = {}
+    for line in lines:
+        refs[line.partner.id], refs[line.venue.id] = line.partner, line.venue
+        by_venue[(line.partner.id, line.venue.id, line.currency)] += _law_figures(line)
+        by_partner[(line.partner.id, line.currency)] += _law_figures(line)
     return SettlementStatement(
         period=period,
         partner_id=partner_id,
-        lines=[
-            SettlementLine(
-                partner=partners[p],
-                venue=venues[v],
-                program=programs[g],
-                currency=currency,
-                kind="sales" if kind == "sales" else "refunds",
-                **_figures(lines[(p, v, g, currency, kind)]),
-            )
-            for p, v, g, currency, kind in keys
-        ],
+        status="open" if closed_at is None else "closed",
+        closed_at=closed_at,
+        lines=lines,
         by_venue=[
-            VenueTotal(partner=partners[p], venue=venues[v], currency=c, **_figures(f))
+            VenueTotal(partner=refs[p], venue=refs[v], currency=c, **_figures(f))
             for (p, v, c), f in by_venue.items()
         ],
         by_partner=[
-            PartnerTotal(partner=partners[p], currency=c, **_figures(f)) for (p, c), f in by_partner.items()
+            PartnerTotal(partner=refs[p], currency=c, **_figures(f)) for (p, c), f in by_partner.items()
         ],
     )

@@ -36,7 +36,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "role.title": ("Not for this key", "Недоступно для этого ключа"),
     "role.body": (
-        "You are signed in with a {role} key; this page needs one of: {roles}. "
+        "You are signed in with {a_role} key; this page needs one of: {roles}. "
         "Sign out and sign in with the right key.",
         "Вы вошли с ключом роли «{role}»; эта страница требует: {roles}. "
         "Выйдите и войдите с подходящим ключом.",

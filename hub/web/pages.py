@@ -22,7 +22,7 @@ from hub.auth import is_known_here, key_prefix
 from hub.authfail import Attempt, AuthFailures
 from hub.clock import Clock
 from hub.db import Database
-from hub.errors import HubError, RateLimitedError
+from hub.errors import HubError, RateLimitedError, with_article
 from hub.plugin import error_response
 from hub.proxy import client_address
 from hub.scope import Role, Scope
@@ -146,7 +146,8 @@ def on_login_required(request: AnyRequest, _exc: Exception) -> Response[Any]:
 
 def on_wrong_role(request: AnyRequest, exc: WrongRoleError) -> Response[Any]:
     lang = lang_of(request)
-    message = translate(lang, "role.body", role=exc.user.scope.role, roles=", ".join(exc.roles))
+    role = exc.user.scope.role
+    message = translate(lang, "role.body", role=role, a_role=with_article(role), roles=", ".join(exc.roles))
     return html(
         "refused.mako",
         status_code=403,

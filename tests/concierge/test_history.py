@@ -52,7 +52,9 @@ async def test_history_totals_favourites_and_visits(desk: Desk) -> None:
     second_visit = await desk.visit(second_till)
     small = {"items": [{"name": "Tea", "category": "food", "quantity": 1, "unit_price_minor": 30_000}]}
     posted = await desk.client.post(
-        f"/v1/visits/{second_visit}/receipt", json=receipt_body("H-2", **small), headers=second_till
+        f"/v1/visits/{second_visit}/receipt",
+        json=receipt_body("H-2", closed_at=desk.clock.now().isoformat(), **small),
+        headers=second_till,
     )
     assert posted.status_code == 201, posted.text
     desk.clock.advance(days=1)

@@ -80,7 +80,9 @@ async def test_a_visit_inside_the_window_fulfils_the_referral(desk: Desk, db: Da
     assert visited["venue"]["id"] == desk.world.venue["id"]
     assert visited["program"]["id"] == desk.world.program["id"]
     posted = await desk.client.post(
-        f"/v1/visits/{visit_id}/receipt", json=receipt_body(), headers=desk.world.till
+        f"/v1/visits/{visit_id}/receipt",
+        json=receipt_body(closed_at=desk.clock.now().isoformat()),
+        headers=desk.world.till,
     )
     assert posted.status_code == 201, posted.text
     read = await desk.read(referral)

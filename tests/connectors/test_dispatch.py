@@ -424,3 +424,22 @@ async def test_a_slow_crm_does_not_delay_the_others(world: World, db: Database, 
             stop.set()
             slow.delay_seconds = 0.0
             await task
+
+
+async def test_a_manual_retry_continues_the_attempt_numbering_and_records_the_status(
+    world: World, crm: Crm, db: Database, app: Litestar
+) -> None:
+    """A 400 (attempt 1, dead), then POST /retry: the delivery goes as attempt 2, not a second attempt 1,
+    and the delivered attempt and the delivery record the CRM's 200."""
+    crm.fail = lambda envelope: (400, {})
+    await connect(world.client, crm, {"program_id": world.program["id"]}, events=["visit.verified"])
+    await world.verified_visit()
+    await deliver_all(make_dispatcher(db, app), db)
+    (dead,) = (await world.client.get("/v1/deliveries?status=dead", headers=ADMIN)).json()["items"]
+    crm.fail = None
+    assert (await world.client.post(f"/v1/deliveries/{dead['id']}/retry", headers=ADMIN)).status_code == 202
+    await deliver_all(make_dispatcher(db, app), db)
+    detail = (await world.client.get(f"/v1/deliveries/{dead['id']}", headers=ADMIN)).json()
+    log = [(a["number"], a["outcome"], a["status_code"]) for a in detail["attempt_log"]]
+    assert log == [(1, "permanent", 400), (2, "delivered", 200)]
+    assert (detail["status"], detail["last_status_code"]) == ("delivered", 200)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +13,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from hub.clock import FrozenClock
 from pin.sms.console import ConsoleGateway
 from tests import builders
 from tests.conftest import bearer
@@ -27,6 +31,17 @@ class World:
     offer: Obj
     client: httpx.AsyncClient
     gateway: ConsoleGateway
+    clock: FrozenClock
+
+    @contextlib.contextmanager
+    def at(self, moment: str) -> Iterator[None]:
+        """The hub's clock at this RFC 3339 moment meanwhile (a visit and its check back then)."""
+        now = self.clock.now()
+        self.clock.set(dt.datetime.fromisoformat(moment))
+        try:
+            yield
+        finally:
+            self.clock.set(now)
 
     @property
     def till(self) -> dict[str, str]:
@@ -44,7 +59,11 @@ class World:
         )
 
     async def verified_visit(self) -> str:
-        scan = await self.scan()
+        return await self.verified_visit_of(self.member["card_number"])
+
+    async def verified_visit_of(self, card_number: str) -> str:
+        """A coalition visit of this card at the world's till, verified by the PIN it was sent."""
+        scan = await self.scan(card_number)
         assert scan.status_code == 201, scan.text
         answer = await self.client.post(
             f"/v1/scans/{scan.json()['scan_id']}/pin", json={"pin": self.last_pin()}, headers=self.till
@@ -75,6 +94,7 @@ async def world(client: httpx.AsyncClient, app: Litestar) -> World:
         offer=offer,
         client=client,
         gateway=app.state.flow.gateway,
+        clock=app.state.clock,
     )
 
 
@@ -82,7 +102,7 @@ def receipt_body(check_id: str = "CHK-1", **fields: Any) -> Obj:
     return {
         "check_id": check_id,
         "currency": "RUB",
-        "closed_at": "2026-11-20T21:15:00+03:00",
+        "closed_at": "2026-11-20T15:00:00+03:00",  # the frozen clock's now, in Moscow
         "items": [
             {"name": "Ribeye", "category": "food", "quantity": 1, "unit_price_minor": 250_000},
             {"name": "Barolo", "category": "alcohol", "quantity": 2, "unit_price_minor": 90_000},

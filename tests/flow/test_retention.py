@@ -35,7 +35,9 @@ HUB = str(Path(sys.executable).with_name("coalition-hub"))
 async def _visit_with_receipt(world: World, clock: FrozenClock, check_id: str) -> str:
     visit_id = await world.verified_visit()
     closed = await world.client.post(
-        f"/v1/visits/{visit_id}/receipt", json=receipt_body(check_id), headers=world.till
+        f"/v1/visits/{visit_id}/receipt",
+        json=receipt_body(check_id, closed_at=clock.now().isoformat()),
+        headers=world.till,
     )
     assert closed.status_code == 201, closed.text
     clock.advance(minutes=11)  # past the per-card SMS window

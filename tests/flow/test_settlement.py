@@ -21,7 +21,7 @@ from tests.conftest import ADMIN, bearer, error_of
 from tests.flow.conftest import World, receipt_body
 
 Obj = dict[str, Any]
-MONEY = [c for c in LINE_COLUMNS if c.endswith("_minor") or c in ("visits", "refunds")]
+MONEY = [c for c in LINE_COLUMNS if c.endswith("_minor") or c in ("visits", "receipts", "refunds")]
 
 
 @dataclass
@@ -41,17 +41,18 @@ class Coalition:
     async def sale(self, till: dict[str, str], check_id: str, closed_at: str) -> Obj:
         """A new member's visit, verified by PIN, closed with the standard receipt."""
         member = await builders.member(self.client, self.world.program, tier_code="silver")
-        scan = await self.client.post("/v1/scans", json={"code": member["card_number"]}, headers=till)
-        assert scan.status_code == 201, scan.text
-        verified = await self.client.post(
-            f"/v1/scans/{scan.json()['scan_id']}/pin", json={"pin": self.world.last_pin()}, headers=till
-        )
-        assert verified.status_code == 200, verified.text
-        receipt = await self.client.post(
-            f"/v1/visits/{verified.json()['visit_id']}/receipt",
-            json=receipt_body(check_id, closed_at=closed_at),
-            headers=till,
-        )
+        with self.world.at(closed_at):  # verified just before its check closed
+            scan = await self.client.post("/v1/scans", json={"code": member["card_number"]}, headers=till)
+            assert scan.status_code == 201, scan.text
+            verified = await self.client.post(
+                f"/v1/scans/{scan.json()['scan_id']}/pin", json={"pin": self.world.last_pin()}, headers=till
+            )
+            assert verified.status_code == 200, verified.text
+            receipt = await self.client.post(
+                f"/v1/visits/{verified.json()['visit_id']}/receipt",
+                json=receipt_body(check_id, closed_at=closed_at),
+                headers=till,
+            )
         assert receipt.status_code == 201, receipt.text
         answer: Obj = receipt.json()
         return answer
@@ -77,11 +78,12 @@ class Coalition:
 @pytest.fixture
 async def coalition(world: World) -> Coalition:
     client = world.client
-    patched = await client.patch(
-        f"/v1/programs/{world.program['id']}",
-        json={"fees": {"per_visit_minor": 5_000, "percent_of_check": 2}},
-        headers=ADMIN,
-    )
+    with world.at("2026-11-01T00:00:00Z"):  # in force for the month's sales
+        patched = await client.patch(
+            f"/v1/programs/{world.program['id']}",
+            json={"fees": {"per_visit_minor": 5_000, "percent_of_check": 2}},
+            headers=ADMIN,
+        )
     assert patched.status_code == 200, patched.text
     venue_2 = await builders.venue(client, world.partner, timezone="Asia/Vladivostok")
     terminal_2 = await builders.terminal(client, venue_2)
@@ -109,6 +111,7 @@ def line_of(statement: Obj, venue: Obj, kind: str) -> Obj:
 # Venue 2: 430 000 check at 20 % → 86 000, the coalition's 30 % = 25 800. Fees 5 000 + 2 % of the paid check.
 VENUE_1_SALE = {
     "visits": 1,
+    "receipts": 1,
     "refunds": 0,
     "check_sum_minor": 430_000,
     "paid_minor": 405_000,
@@ -121,6 +124,7 @@ VENUE_1_SALE = {
 }
 VENUE_2_SALE = {
     "visits": 1,
+    "receipts": 1,
     "refunds": 0,
     "check_sum_minor": 430_000,
     "paid_minor": 344_000,
@@ -167,10 +171,11 @@ async def test_a_refund_next_month_is_a_negative_line_there(coalition: Coalition
     assert await coalition.statement("2026-11") == november
     december = await coalition.statement("2026-12")
     full = figures(line_of(december, coalition.world.venue, "refunds"))
-    assert full == {**{k: -v for k, v in VENUE_1_SALE.items()}, "visits": 0, "refunds": 1}
+    assert full == {**{k: -v for k, v in VENUE_1_SALE.items()}, "visits": 0, "receipts": 0, "refunds": 1}
     half = figures(line_of(december, coalition.venue_2, "refunds"))
     assert half == {
         "visits": 0,
+        "receipts": 0,
         "refunds": 1,
         "check_sum_minor": -215_000,
         "paid_minor": -172_000,

@@ -95,9 +95,9 @@ def test_split_table(discount: int, coalition_bp: int, coalition: int, venue: in
 
 @given(sales())
 def test_a_sale_line_splits_and_charges_fees(sale: Sale) -> None:
-    """A sale counts one visit, its shares sum to its discount, and its fees follow the program's terms."""
+    """A sale counts one receipt, its shares sum to its discount, and its fees follow the program's terms."""
     line = sale_figures(sale)
-    assert line.visits == 1
+    assert (line.visits, line.receipts) == (0, 1)  # the visit itself is counted from the visits
     assert line.coalition_share_minor + line.venue_share_minor == line.discount_minor == sale.discount_minor
     assert line.fee_per_visit_minor == sale.fees.per_visit_minor
     assert line.fee_percent_minor == div_half_up(sale.total_minor * sale.fees.percent_of_check_bp, BP)
@@ -111,7 +111,7 @@ def test_a_full_refund_reverses_exactly(case: tuple[Sale, list[int]]) -> None:
     net = total([sale_figures(sale), *run(sale, refunds)])
     money = {f.name: getattr(net, f.name) for f in fields(net) if f.name.endswith("_minor")}
     assert money == dict.fromkeys(money, 0)
-    assert (net.visits, net.refunds) == (1, len(refunds))
+    assert (net.receipts, net.refunds) == (1, len(refunds))
 
 
 @given(refund_runs(full=False))

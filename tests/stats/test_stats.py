@@ -36,10 +36,11 @@ async def visit_of(world: World, member: Obj) -> str:
 
 
 async def buy(world: World, member: Obj, check_id: str, **fields: Any) -> str:
-    visit_id = await visit_of(world, member)
-    response = await world.client.post(
-        f"/v1/visits/{visit_id}/receipt", json=receipt_body(check_id, **fields), headers=world.till
-    )
+    with world.at(fields.get("closed_at", world.clock.now().isoformat())):  # the visit when its check closed
+        visit_id = await visit_of(world, member)
+        response = await world.client.post(
+            f"/v1/visits/{visit_id}/receipt", json=receipt_body(check_id, **fields), headers=world.till
+        )
     assert response.status_code == 201, response.text
     receipt_id: str = response.json()["receipt_id"]
     return receipt_id
